@@ -1,0 +1,36 @@
+"""The ``patron`` command line: parse, call a service, print. Heavy libraries load per command."""
+
+from __future__ import annotations
+
+import typer
+
+from patron.cli import customers, database, demo, importing, serving
+
+app = typer.Typer(
+    name="patron",
+    help="Patron: know, keep, talk to and serve your existing customers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(database.app, name="db")
+app.add_typer(importing.app, name="import")
+app.add_typer(customers.app, name="customers")
+app.add_typer(demo.app, name="demo")
+app.command("stats")(customers.stats)
+app.command("serve")(serving.serve)
+
+
+@app.command("version")
+def version() -> None:
+    """Print Patron's version."""
+    from patron import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point: PatronErrors become a red message and exit code 1."""
+    from patron.cli.output import run_guarded
+
+    run_guarded(app)

@@ -1,0 +1,1 @@
+"""The customer knowledge store: customers, products, orders, returns, interactions, consents."""
