@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Dialect, Numeric
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-MONEY_SCALE = 4
-QUANTITY_SCALE = 3
+from patron.units import MONEY_SCALE, QUANTITY_SCALE
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -59,11 +58,11 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return self._factor if dialect_name == "sqlite" else 1
 
 
-def Money() -> ExactDecimal:  # noqa: N802 - reads like a type in model declarations
+def Money() -> ExactDecimal:
     return ExactDecimal(18, MONEY_SCALE)
 
 
-def Quantity() -> ExactDecimal:  # noqa: N802
+def Quantity() -> ExactDecimal:
     return ExactDecimal(14, QUANTITY_SCALE)
 
 

@@ -1,7 +1,197 @@
-"""Placeholder: replaced by the module's real commands."""
+"""``patron import orders|customers|products FILE``: the importer, with a progress bar and summary."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from patron.cli.output import JSON_OPTION, print_json, runtime
+
+if TYPE_CHECKING:
+    from patron.customers.importer.summary import ImportSummary
+
+app = typer.Typer(
+    help="Import orders, customers or products from CSV/TSV, Parquet or Excel.",
+    no_args_is_help=True,
+)
+
+MAP = typer.Option(
+    None, "--map", help="COLUMN=FIELD: read a column as one of Patron's fields (repeatable)."
+)
+MAPPING_FILE = typer.Option(None, "--mapping", help="File of COLUMN=FIELD lines or a JSON object.")
+SKIP = typer.Option(False, "--skip-invalid", help="Store the valid rows and report the rest.")
+ERRORS = typer.Option(
+    None, "--errors", help="Where to write rejected rows (default FILE.errors.csv here)."
+)
+TZ = typer.Option(
+    None, "--timezone", help="Time zone of timestamps without offset (default PATRON_TIMEZONE)."
+)
+CURRENCY = typer.Option(
+    None,
+    "--currency",
+    help="Currency of orders that name none (default by layout, else PATRON_CURRENCY).",
+)
+DATE_FORMAT = typer.Option(
+    None, "--date-format", help="strptime format of the date column, e.g. %d.%m.%Y."
+)
+ENCODING = typer.Option(
+    None, "--encoding", help="Text encoding (default: detected; UTF-8, Windows-1252, Latin-1)."
+)
+
+
+def _import(
+    kind: str,
+    file: Path,
+    mapping: list[str] | None,
+    mapping_file: Path | None,
+    skip_invalid: bool,
+    errors: Path | None,
+    timezone: str | None,
+    currency: str | None,
+    date_format: str | None,
+    encoding: str | None,
+    json_output: bool,
+) -> None:
+    from patron.customers.importer.layouts import Kind, read_mapping
+    from patron.customers.importer.service import ImportOptions, import_file
+    from patron.errors import ImportFailed
+
+    rt = runtime()
+    rt.sessions()  # refuses an outdated schema before reading anything
+    options = ImportOptions(
+        kind=Kind(kind),
+        timezone=timezone or rt.settings.timezone,
+        currency=(currency or rt.settings.currency).upper(),
+        mapping=read_mapping(mapping or [], mapping_file),
+        skip_invalid=skip_invalid,
+        errors_path=errors,
+        date_format=date_format,
+        encoding=encoding,
+    )
+    try:
+        if json_output:
+            summary = import_file(rt.engine, path=file, options=options)
+        else:
+            summary = _with_progress(
+                lambda p: import_file(rt.engine, path=file, options=options, progress=p)
+            )
+    except ImportFailed as failure:
+        if not json_output:
+            from patron.cli.summary import show_summary
+
+            show_summary(failure.details)
+        raise
+    if json_output:
+        print_json(summary.to_dict())
+    else:
+        from patron.cli.summary import show_summary
+
+        show_summary(summary.to_dict())
+
+
+def _with_progress(run: Any) -> ImportSummary:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TextColumn("{task.fields[rate]:,.0f} rows/s"),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("import", total=None, rows=0, rate=0.0)
+
+        def report(rows: int, done: int, total: int) -> None:
+            elapsed = progress.tasks[0].elapsed or 1e-9
+            progress.update(
+                task, completed=done, total=total or None, rows=rows, rate=rows / elapsed
+            )
+
+        return run(report)
+
+
+@app.command("orders")
+def orders(
+    file: Path,
+    map_: list[str] = MAP,
+    mapping: Path = MAPPING_FILE,
+    skip_invalid: bool = SKIP,
+    errors: Path = ERRORS,
+    timezone: str = TZ,
+    currency: str = CURRENCY,
+    date_format: str = DATE_FORMAT,
+    encoding: str = ENCODING,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Import order lines (and returns): Patron's layout, UCI Online Retail I/II, CDNOW, or mapped."""
+    _import(
+        "orders",
+        file,
+        map_,
+        mapping,
+        skip_invalid,
+        errors,
+        timezone,
+        currency,
+        date_format,
+        encoding,
+        json_output,
+    )
+
+
+@app.command("customers")
+def customers(
+    file: Path,
+    map_: list[str] = MAP,
+    mapping: Path = MAPPING_FILE,
+    skip_invalid: bool = SKIP,
+    errors: Path = ERRORS,
+    timezone: str = TZ,
+    date_format: str = DATE_FORMAT,
+    encoding: str = ENCODING,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Import customer master data (created or updated by customer_id)."""
+    _import(
+        "customers",
+        file,
+        map_,
+        mapping,
+        skip_invalid,
+        errors,
+        timezone,
+        None,
+        date_format,
+        encoding,
+        json_output,
+    )
+
+
+@app.command("products")
+def products(
+    file: Path,
+    map_: list[str] = MAP,
+    mapping: Path = MAPPING_FILE,
+    skip_invalid: bool = SKIP,
+    errors: Path = ERRORS,
+    encoding: str = ENCODING,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Import the product catalogue (created or updated by sku)."""
+    _import(
+        "products",
+        file,
+        map_,
+        mapping,
+        skip_invalid,
+        errors,
+        None,
+        None,
+        None,
+        encoding,
+        json_output,
+    )

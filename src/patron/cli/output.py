@@ -86,4 +86,6 @@ def _print_error(exc: Any) -> None:
     else:
         from rich.console import Console
 
-        Console(stderr=True).print(f"[bold red]error[/] [dim]({exc.code})[/] {exc.message}", highlight=False)
+        Console(stderr=True).print(
+            f"[bold red]error[/] [dim]({exc.code})[/] {exc.message}", highlight=False
+        )

@@ -24,5 +24,7 @@ def run_server(settings: object, *, host: str, port: int) -> None:
 
     app = create_app(settings)  # type: ignore[arg-type]
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    typer.secho(f"Patron is running at http://{shown}:{port}/  (Ctrl+C stops it)", fg="green", bold=True)
+    typer.secho(
+        f"Patron is running at http://{shown}:{port}/  (Ctrl+C stops it)", fg="green", bold=True
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,51 @@
+"""JSON routes of the knowledge store under ``/api/v1``: parse the request, call the service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from patron.customers import service
+from patron.customers.schemas import (
+    Customer360Public,
+    CustomerSort,
+    CustomersPublic,
+    StoreStats,
+)
+from patron.web.deps import SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["customers"])
+
+
+@router.get("/customers", response_model=CustomersPublic)
+def list_customers(
+    session: SessionDep,
+    search: Annotated[
+        str | None,
+        Query(max_length=200, description="Start of a name, e-mail address or external id."),
+    ] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=service.MAX_PER_PAGE)] = 50,
+    sort: CustomerSort = CustomerSort.name,
+) -> CustomersPublic:
+    """One page of customers; ``count`` is the number of all matches."""
+    return service.list_customers(
+        session, search=search, page=page, per_page=per_page, sort=sort.value
+    )
+
+
+@router.get("/customers/{key}", response_model=Customer360Public)
+def show_customer(
+    session: SessionDep,
+    key: Annotated[str, Path(description="The external id, or Patron's number for the customer.")],
+) -> Customer360Public:
+    """Everything known about one customer: profile, consent, orders, returns, interactions."""
+    customer = service.find_customer(session, key=key)
+    return service.customer_360(session, customer_id=customer.id)
+
+
+@router.get("/stats", response_model=StoreStats)
+def stats(session: SessionDep) -> StoreStats:
+    """Row counts of the knowledge store."""
+    return service.store_stats(session)

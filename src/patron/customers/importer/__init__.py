@@ -1,0 +1,1 @@
+"""The importer: CSV/TSV, Parquet and Excel files into the knowledge store, validated and idempotent."""

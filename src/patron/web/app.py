@@ -1,0 +1,116 @@
+"""The web side's one composition root: settings in, a ready FastAPI app out.
+
+The engine is built here (or handed in by a test) and nowhere else; an app on a database whose
+schema is not at head refuses to start, naming the command that fixes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from patron import __version__, schema
+from patron.config import Settings
+from patron.customers import api as customers_api
+from patron.db import make_engine, session_factory
+from patron.web import errors
+
+AREA_ROUTERS: tuple[APIRouter, ...] = (customers_api.router,)
+DOCS_ASSETS = "/docs/assets"
+
+DESCRIPTION = (
+    "Patron's JSON API: the customer knowledge store. Every error has the shape "
+    '`{"error": {"code", "message", "details"}}` with a stable `code`.'
+)
+
+
+class HealthPublic(BaseModel):
+    """``ok`` when the database answers and its schema is the one this Patron needs."""
+
+    status: str
+    version: str
+    schema_revision: str | None
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """Build the app on ``settings``; a given ``engine`` is used instead, and left open."""
+    owns_engine = engine is None
+    engine = make_engine(settings.database_url) if engine is None else engine
+    try:
+        schema.ensure_current(engine)
+    except Exception:
+        if owns_engine:
+            engine.dispose()
+        raise
+    app = FastAPI(
+        title="Patron",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan(engine, dispose=owns_engine),
+        docs_url=None,  # FastAPI's own pages load Swagger UI from a CDN; ours work offline
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    errors.install(app)
+    app.include_router(health_router)
+    for router in AREA_ROUTERS:
+        app.include_router(router)
+    _mount_docs(app)
+    return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Interactive API docs at ``/docs``, with Swagger UI served from its Python package."""
+    from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title="Patron API",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+
+def _lifespan(
+    engine: Engine, *, dispose: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if dispose:
+            engine.dispose()
+
+    return lifespan
+
+
+health_router = APIRouter(tags=["health"])
+
+
+@health_router.get("/health", response_model=HealthPublic)
+def health(request: Request, response: Response) -> HealthPublic:
+    """Whether the app can serve: the database answers and its schema is current (else 503)."""
+    try:
+        revision = schema.current_revision(request.app.state.engine)
+    except SQLAlchemyError:
+        response.status_code = 503
+        return HealthPublic(status="unavailable", version=__version__, schema_revision=None)
+    if revision != schema.head_revision():
+        response.status_code = 503
+        return HealthPublic(status="outdated", version=__version__, schema_revision=revision)
+    return HealthPublic(status="ok", version=__version__, schema_revision=revision)

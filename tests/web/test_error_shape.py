@@ -1,0 +1,107 @@
+"""Pins the one JSON error shape: ``{"error": {"code", "message", "details"}}``, for every failure.
+
+Integrators parse this; changing it breaks them. (The pattern follows datasette's test of the same
+name.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from patron.config import load_settings
+from patron.errors import ConfigError, ImportFailed, PatronError
+from patron.web.app import create_app
+
+RAISED: dict[str, PatronError | Exception] = {
+    "plain": PatronError("something is off", code="test.plain", details={"field": "x"}),
+    "import": ImportFailed("bad file", details=[{"line": 3, "reason": "no date"}]),
+    "config": ConfigError("PATRON_X is wrong"),
+    "crash": RuntimeError("a bug"),
+}
+
+
+@pytest.fixture
+def app(sqlite_engine: Engine, sqlite_url: str) -> FastAPI:
+    app = create_app(load_settings(database_url=sqlite_url), engine=sqlite_engine)
+
+    @app.get("/test/raise/{which}")
+    def raise_(which: str) -> None:
+        raise RAISED[which]
+
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def assert_error_shape(body: Any, code: str) -> dict[str, Any]:
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    return dict(body["error"])
+
+
+@pytest.mark.parametrize(
+    ("which", "status", "code", "details"),
+    [
+        ("plain", 400, "test.plain", {"field": "x"}),
+        ("import", 422, "import.failed", [{"line": 3, "reason": "no date"}]),
+        ("config", 500, "config.invalid", None),
+    ],
+)
+def test_patron_errors_keep_code_status_and_details(
+    client: TestClient, which: str, status: int, code: str, details: Any
+) -> None:
+    response = client.get(f"/test/raise/{which}")
+    assert response.status_code == status
+    error = assert_error_shape(response.json(), code)
+    assert error["details"] == details
+    assert error["message"] == RAISED[which].args[0]
+
+
+def test_not_found_error(client: TestClient) -> None:
+    response = client.get("/api/v1/customers/nobody")
+    assert response.status_code == 404
+    assert_error_shape(response.json(), "customers.not_found")
+
+
+def test_request_validation_error(client: TestClient) -> None:
+    response = client.get("/api/v1/customers", params={"per_page": "lots"})
+    assert response.status_code == 422
+    error = assert_error_shape(response.json(), "request.invalid")
+    assert "per_page" in error["message"]
+    (problem,) = error["details"]
+    assert problem["location"] == ["query", "per_page"]
+    assert set(problem) == {"location", "message", "type"}
+
+
+def test_unknown_route(client: TestClient) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    error = assert_error_shape(response.json(), "http.not_found")
+    assert "/no/such/page" in error["message"]
+
+
+def test_wrong_method(client: TestClient) -> None:
+    response = client.delete("/api/v1/stats")
+    assert response.status_code == 405
+    assert_error_shape(response.json(), "http.method_not_allowed")
+    assert response.headers["allow"] == "GET"
+
+
+def test_unexpected_error_hides_its_internals(client: TestClient) -> None:
+    response = client.get("/test/raise/crash")
+    assert response.status_code == 500
+    error = assert_error_shape(response.json(), "internal")
+    assert "a bug" not in error["message"]
