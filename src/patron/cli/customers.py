@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from datetime import datetime, tzinfo
     from decimal import Decimal
 
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.table import Table
     from sqlalchemy.orm import Session
 
@@ -174,7 +174,7 @@ def _profile(profile: CustomerPublic, zone: tzinfo) -> Table:
     return grid
 
 
-def _consent(states: list[ConsentState], zone: tzinfo) -> Table:
+def _consent(states: list[ConsentState], zone: tzinfo) -> RenderableType:
     table = _table("Consent", "channel", "purpose", "state", "since", "source")
     for state in states:
         shown = "[green]granted[/]" if state.granted else "[red]withdrawn[/]"
@@ -184,7 +184,7 @@ def _consent(states: list[ConsentState], zone: tzinfo) -> Table:
     return _or_none(table, "no consent recorded: nothing may be sent")
 
 
-def _orders(orders: list[OrderPublic], zone: tzinfo) -> Table:
+def _orders(orders: list[OrderPublic], zone: tzinfo) -> RenderableType:
     table = _table(
         "Orders", "order", "placed", "product", "qty", "unit price", "discount", "amount"
     )
@@ -213,7 +213,7 @@ def _orders(orders: list[OrderPublic], zone: tzinfo) -> Table:
     return _or_none(table, "no orders")
 
 
-def _returns(returns: list[ReturnPublic], zone: tzinfo) -> Table:
+def _returns(returns: list[ReturnPublic], zone: tzinfo) -> RenderableType:
     table = _table("Returns", "document", "returned", "kind", "product", "qty", "amount", "reason")
     for item in returns:
         table.add_row(
@@ -228,7 +228,7 @@ def _returns(returns: list[ReturnPublic], zone: tzinfo) -> Table:
     return _or_none(table, "no returns")
 
 
-def _interactions(interactions: list[InteractionPublic], zone: tzinfo) -> Table:
+def _interactions(interactions: list[InteractionPublic], zone: tzinfo) -> RenderableType:
     table = _table("Interactions", "when", "kind", "product", "note")
     for item in interactions:
         table.add_row(
@@ -268,10 +268,13 @@ def _print_stats(counts: StoreStats) -> None:
     _console().print(table)
 
 
-def _or_none(table: Table, message: str) -> Table:
-    if not table.rows:
-        table.caption, table.show_header = f"[dim]{message}[/]", False
-    return table
+def _or_none(table: Table, message: str) -> RenderableType:
+    """An empty section is its title and a line saying so, not an empty frame."""
+    if table.rows:
+        return table
+    from rich.text import Text
+
+    return Text.from_markup(f"[bold]{table.title}[/]  [dim]{message}[/]")
 
 
 def _when(value: datetime | None, zone: tzinfo) -> str:

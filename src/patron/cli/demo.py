@@ -1,7 +1,125 @@
-"""Placeholder: replaced by the module's real commands."""
+"""``patron demo``: a simulated shop with known ground truth, generated into the store and served.
+
+The demo owns its database, so it brings the schema up to date itself before writing.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from patron.cli.output import JSON_OPTION, print_json, runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from patron.cli.output import Runtime
+    from patron.demo.service import DemoSummary
+
+DEFAULT_CUSTOMERS = 10_000
+DEFAULT_SEED = 42
+
+app = typer.Typer(
+    help="The demo shop: generate simulated customers with known ground truth, then explore them.",
+    invoke_without_command=True,
+)
+
+CUSTOMERS_OPTION = typer.Option(DEFAULT_CUSTOMERS, "--customers", min=1, help="How many customers.")
+SEED_OPTION = typer.Option(DEFAULT_SEED, "--seed", help="Same seed and size, same shop.")
+RESET_OPTION = typer.Option(
+    False, "--reset", help="Delete everything in the store first (customers, orders, demo runs…)."
+)
+
+
+def _prepared_engine(rt: Runtime) -> Engine:
+    from patron import schema
+
+    schema.upgrade(rt.engine)
+    rt.sessions()  # the same schema check every command makes
+    return rt.engine
+
+
+def _generate(
+    engine: Engine, *, customers: int, seed: int, reset: bool, quiet: bool
+) -> DemoSummary:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from patron.demo import service
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=total)
+            bar.update(tasks[table], completed=done)
+
+        if not quiet:
+            console.print(f"Simulating {customers:,} customers (seed {seed})…")
+        return service.generate(
+            engine, customers=customers, seed=seed, reset=reset, progress=progress
+        )
+
+
+def _show(summary: DemoSummary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    title = "Demo shop (reused)" if summary.reused else f"Demo shop in {summary.seconds:.1f} s"
+    table = Table(title=title, show_header=False)
+    for label, value in (
+        ("customers", summary.customers),
+        ("orders", summary.orders),
+        ("order lines", summary.lines),
+        ("returns", summary.returns),
+        ("products", summary.products),
+        ("interactions", summary.interactions),
+        ("consents", summary.consents),
+        ("seed", summary.seed),
+    ):
+        table.add_row(label, f"{value:,}")
+    Console().print(table)
+
+
+@app.callback()
+def demo(
+    ctx: typer.Context,
+    customers: int = CUSTOMERS_OPTION,
+    seed: int = SEED_OPTION,
+    host: str = typer.Option(None, help="Address to bind (default PATRON_HOST)."),
+    port: int = typer.Option(None, help="Port to listen on (default PATRON_PORT)."),
+    reset: bool = RESET_OPTION,
+) -> None:
+    """Generate the demo shop (or reuse the one already there) and start the web app."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from patron.cli import serving
+    from patron.demo import service
+
+    rt = runtime()
+    engine = _prepared_engine(rt)
+    summary = None if reset else service.find_run(engine, customers=customers, seed=seed)
+    if summary is None:
+        summary = _generate(engine, customers=customers, seed=seed, reset=reset, quiet=False)
+    _show(summary)
+    serving.run_server(rt.settings, host=host or rt.settings.host, port=port or rt.settings.port)
+
+
+@app.command("generate")
+def generate(
+    customers: int = CUSTOMERS_OPTION,
+    seed: int = SEED_OPTION,
+    reset: bool = RESET_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Simulate a shop and write it into the store (PATRON_DATABASE_URL)."""
+    engine = _prepared_engine(runtime())
+    summary = _generate(engine, customers=customers, seed=seed, reset=reset, quiet=json_output)
+    if json_output:
+        print_json(summary.to_dict())
+    else:
+        _show(summary)

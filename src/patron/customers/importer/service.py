@@ -172,9 +172,17 @@ def _stage_data(rows: Converted, layout: Layout) -> dict[str, pa.Array | None]:
     if layout.kind is not Kind.orders:
         return data
     data["customer_key"] = cols.get("customer_id")
+    data["row_hash"] = row_hashes(cols)
     if layout.synthesize_order_id:
         day = pc.strftime(cols["placed_at"], format="%Y%m%d")
         data["order_key"] = pc.binary_join_element_wise(cols["customer_id"], day, "-")
     else:
         data["order_key"] = cols.get("order_id")
     return data
+
+
+def row_hashes(columns: dict[str, pa.Array]) -> pa.Array:
+    """A hash of each row's converted fields, to count lines that repeat another line exactly."""
+    texts = [pc.fill_null(pc.cast(columns[name], pa.string()), "\x00") for name in sorted(columns)]
+    joined = pc.binary_join_element_wise(*texts, "\x1f")
+    return pa.array([hash(text) for text in joined.to_pylist()], pa.int64())

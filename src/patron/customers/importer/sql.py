@@ -36,6 +36,11 @@ class Sql:
     def differs(self, left: str, right: str) -> str:
         return f"({left} IS DISTINCT FROM {right})" if self.postgres else f"({left} IS NOT {right})"
 
+    def analyze(self, table: str) -> None:
+        """PostgreSQL plans temporary tables blind until they are analysed."""
+        if self.postgres:
+            self.connection.exec_driver_sql(f"ANALYZE {table}")
+
     def run(self, statement: str, **params: Any) -> int:
         result = self.connection.execute(self._text(statement, params), params)
         return max(result.rowcount, 0)

@@ -39,13 +39,12 @@ def create_stage(connection: Connection, columns: Sequence[StageColumn]) -> None
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGE} ({body})")
 
 
-def _values(array: pa.Array | None, kind: str, n: int, postgres: bool) -> list[Any]:
+def _values(array: pa.Array | None, kind: str, n: int) -> list[Any]:
+    """SQLite: Python values in the storage format SQLAlchemy reads back (text instants and days)."""
     if array is None:
         return [None] * n
     if kind == "instant":
         text = pc.strftime(array.cast(pa.timestamp("us", "UTC")), format="%Y-%m-%d %H:%M:%S")
-        if postgres:
-            text = pc.binary_join_element_wise(text, pa.scalar("+00"), "")
         return text.to_pylist()
     if kind == "day":
         return pc.strftime(array, format="%Y-%m-%d").to_pylist()
@@ -63,16 +62,30 @@ def stage_rows(
         return
     columns = [column for column in columns if data.get(column.name) is not None]
     postgres = connection.dialect.name == "postgresql"
-    lists = [_values(data.get(column.name), column.kind, n, postgres) for column in columns]
-    rows = list(zip(*lists, strict=True))
     driver = connection.connection.driver_connection
     names = ", ".join(column.name for column in columns)
     if postgres:
-        with driver.cursor() as cursor, cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
-    else:
-        marks = ", ".join("?" for _ in columns)
-        cursor = driver.cursor()  # type: ignore[union-attr]
-        cursor.executemany(f"INSERT INTO {STAGE} ({names}) VALUES ({marks})", rows)
-        cursor.close()
+        _copy_csv(driver, names, columns, data)
+        return
+    lists = [_values(data.get(column.name), column.kind, n) for column in columns]
+    rows = list(zip(*lists, strict=True))
+    marks = ", ".join("?" for _ in columns)
+    cursor = driver.cursor()
+    cursor.executemany(f"INSERT INTO {STAGE} ({names}) VALUES ({marks})", rows)
+    cursor.close()
+
+
+def _copy_csv(
+    driver: Any, names: str, columns: Sequence[StageColumn], data: dict[str, Any]
+) -> None:
+    """PostgreSQL: one ``COPY … CSV`` of the whole batch, written by Arrow's C CSV writer."""
+    import pyarrow.csv as pcsv
+
+    table = pa.table({column.name: data[column.name] for column in columns})
+    buffer = pa.BufferOutputStream()
+    pcsv.write_csv(table, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN WITH (FORMAT csv)") as copy,
+    ):
+        copy.write(buffer.getvalue().to_pybytes())
