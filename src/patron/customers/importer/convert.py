@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 import numpy as np
@@ -248,21 +249,55 @@ def parse_instants(
 ) -> tuple[pa.Array, list[tuple[np.ndarray, str]]]:
     """Text to UTC timestamps; values without an offset are local time of ``timezone``."""
     parsed = pc.strptime(raw, format=fmt, unit="us", error_is_null=True)
+    unreadable = _valid(raw) & ~_valid(parsed)
+    impossible = _rolled_over(raw, parsed, fmt)
+    if impossible.any():
+        parsed = pc.if_else(pa.array(impossible), pa.scalar(None, parsed.type), parsed)
     if parsed.type.tz is None:
         parsed = pc.assume_timezone(
             parsed, timezone=timezone, ambiguous="earliest", nonexistent="earliest"
         )
     parsed = parsed.cast(pa.timestamp("us", "UTC"))
-    unreadable = _valid(raw) & ~_valid(parsed)
     example = fmt.replace("%Y", "2024").replace("%m", "05").replace("%d", "31")
     example = (
         example.replace("%H", "14").replace("%M", "30").replace("%S", "00").replace("%z", "+0200")
     )
     problems = _merge([], unreadable, f"not a valid date/time in the file's format {example!r}")
+    problems = _merge(problems, impossible, "no such date or time (like 30 February)")
     year = pc.year(parsed)
     implausible = pc.or_(pc.less(year, 1900), pc.greater(year, 2200))
     problems = _merge(problems, implausible, "date outside 1900-2200")
     return parsed, problems
+
+
+def _rolled_over(raw: pa.Array, parsed: pa.Array, fmt: str) -> np.ndarray:
+    """Rows Arrow read only by rolling an impossible value over (2011-02-30 -> 2011-03-02).
+
+    A roll-over lands on day 1-3 or second 0-1. Where such a value, printed back, is not the
+    text it came from (other padding, an offset), Python's strict ``strptime`` decides.
+    """
+    suspect = _valid(parsed)
+    if parsed.type.tz is None:
+        near = pc.less_equal(pc.day(parsed), 3)
+        if "%S" in fmt:
+            near = pc.or_(near, pc.less_equal(pc.second(parsed), 1))
+        suspect &= _mask(near)
+    rows = np.flatnonzero(suspect)
+    impossible = np.zeros(len(raw), dtype=bool)
+    if not len(rows):
+        return impossible
+    taken = pa.array(rows)
+    try:
+        seconds = parsed.take(taken).cast(pa.timestamp("s", parsed.type.tz), safe=False)
+        differs = _mask(pc.not_equal(pc.strftime(seconds, format=fmt), raw.take(taken)))
+    except pa.ArrowException:
+        differs = np.ones(len(rows), dtype=bool)
+    for i in rows[differs]:
+        try:
+            datetime.strptime(raw[int(i)].as_py(), fmt)
+        except ValueError:
+            impossible[i] = True
+    return impossible
 
 
 def _keep(converted: Converted, keep: np.ndarray) -> Converted:

@@ -71,12 +71,18 @@ def derive_lines(
     _flag(
         errors, bad, too_big, rows, layout.columns["quantity"], "quantity × unit price is too large"
     )
-    with np.errstate(over="ignore"):
-        computed = _div_round(quantity * price, QTY_UNIT) - discount
+    computed = _times_over(quantity, price, QTY_UNIT)[0] - discount
     amount = np.where(amount_given, _ints(amount_col, n), computed)
     # CDNOW-style files give the line total only: the unit price follows from it.
-    derived_price = np.where(
-        quantity != 0, _div_round(amount * QTY_UNIT, np.where(quantity == 0, 1, quantity)), amount
+    derived, price_too_big = _times_over(amount, QTY_UNIT, np.where(quantity == 0, 1, quantity))
+    derived_price = np.where(quantity != 0, derived, amount)
+    _flag(
+        errors,
+        bad,
+        price_too_big & ~price_given_rows & (quantity != 0),
+        rows,
+        layout.columns.get("amount", "amount"),
+        "the unit price (amount ÷ quantity) is too large",
     )
     price = np.where(price_given_rows, price, derived_price)
 
@@ -139,8 +145,38 @@ def _valid(array: pa.Array | None, n: int) -> np.ndarray:
     return np.asarray(pc.is_valid(array).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _times_over(
+    a: np.ndarray, b: np.ndarray | int, d: np.ndarray | int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``a × b / d`` rounded half to even, exact; and where the result reaches ``MAX_UNITS``.
+
+    numpy wraps int64 around silently, so rows whose product may not fit are done in Python.
+    """
+    a, b, d = np.broadcast_arrays(*(np.asarray(x, dtype=np.int64) for x in (a, b, d)))
+    wide = np.abs(a.astype(np.float64) * b.astype(np.float64)) >= 2.0**62
+    with np.errstate(over="ignore"):
+        result = _div_round(a * b, d)
+    too_big = np.zeros(len(result), dtype=bool)
+    for i in np.flatnonzero(wide):
+        value = _round_half_even(int(a[i]) * int(b[i]), int(d[i]))
+        too_big[i] = abs(value) >= MAX_UNITS
+        result[i] = 0 if too_big[i] else value
+    return result, too_big | (np.abs(result) >= MAX_UNITS)
+
+
+def _round_half_even(numerator: int, denominator: int) -> int:
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * abs(remainder)
+    if twice > abs(denominator) or (twice == abs(denominator) and quotient % 2 == 1):
+        quotient += 1
+    return quotient
+
+
 def _div_round(numerator: np.ndarray, denominator: np.ndarray | int) -> np.ndarray:
     """Integer division rounding half to even, elementwise, for exact unit arithmetic."""
+    # The rounding below assumes a positive denominator: move the sign to the numerator.
+    sign = np.where(np.asarray(denominator) < 0, -1, 1)
+    numerator, denominator = numerator * sign, np.asarray(denominator) * sign
     quotient, remainder = np.divmod(numerator, denominator)
     twice = 2 * remainder
     denominator = np.broadcast_to(np.asarray(denominator), quotient.shape)

@@ -35,7 +35,6 @@ COLUMNS = (
     StageColumn("country", "text"),
     StageColumn("customer_name", "text"),
     StageColumn("customer_email", "text"),
-    StageColumn("row_hash", "int"),
 )
 
 
@@ -61,14 +60,10 @@ class OrderCounts:
     return_documents: int = 0
 
 
-def prepare(sql: Sql, *, synthesize_keys: bool) -> int:
-    """Index the stage, count exact duplicates, and number key-less rows (CDNOW) per customer-day.
-
-    Returns the number of duplicate lines, counted before numbering makes every row distinct.
-    """
+def prepare(sql: Sql, *, synthesize_keys: bool) -> None:
+    """Index the stage and number key-less rows (CDNOW) per customer and day."""
     sql.run(f"CREATE UNIQUE INDEX ix_{STAGE}_row ON {STAGE} (row_no)")
     sql.run(f"CREATE INDEX ix_{STAGE}_order ON {STAGE} (order_key, row_no)")
-    duplicates = count_duplicates(sql)
     if synthesize_keys:
         sql.run(
             f"""UPDATE {STAGE} SET order_key = {STAGE}.order_key || '-' || CAST(n.rn AS VARCHAR(12))
@@ -79,17 +74,6 @@ def prepare(sql: Sql, *, synthesize_keys: bool) -> int:
     sql.run(f"CREATE INDEX ix_{STAGE}_customer ON {STAGE} (customer_key)")
     sql.run(f"CREATE INDEX ix_{STAGE}_sku ON {STAGE} (sku)")
     sql.analyze(STAGE)
-    return duplicates
-
-
-def count_duplicates(sql: Sql) -> int:
-    """Lines identical in every field to an earlier line of the file (kept: they are real).
-
-    Compares a 64-bit hash of each row's fields (see ``service.row_hashes``): distinct-counting
-    one integer is ten times cheaper than grouping by twenty text columns, and a collision
-    among a million rows has a chance of about 10^-7.
-    """
-    return int(sql.scalar(f"SELECT COUNT(*) - COUNT(DISTINCT row_hash) FROM {STAGE}"))
 
 
 def conflicts(sql: Sql) -> list[RowError]:
@@ -320,6 +304,15 @@ def _returns(sql: Sql, counts: OrderCounts, return_kind: str) -> None:
 
 def _link_returns(sql: Sql) -> int:
     """Point each new return at the customer's latest earlier purchase line of the same product."""
+    # A re-import may have given a linked line another product, kind or customer: unlink it.
+    sql.run(
+        """UPDATE returns SET order_line_id = NULL
+           WHERE order_line_id IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM order_lines ol JOIN orders o ON o.id = ol.order_id
+               WHERE ol.id = returns.order_line_id AND ol.kind = 'sale'
+                 AND o.customer_id = returns.customer_id AND ol.product_id = returns.product_id
+                 AND o.placed_at <= returns.returned_at)"""
+    )
     return sql.run(
         """UPDATE returns SET order_line_id = (
                SELECT ol.id FROM order_lines ol JOIN orders o ON o.id = ol.order_id

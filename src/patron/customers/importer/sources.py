@@ -95,35 +95,33 @@ def _raw_stream(path: Path, gzipped: bool) -> BinaryIO:
 
 def detect_encoding(path: Path, gzipped: bool) -> str:
     """UTF-8 when the whole file decodes as UTF-8, else Windows-1252, else Latin-1."""
-    decoders = {name: codecs.getincrementaldecoder(name)() for name in ("utf-8", "cp1252")}
-    alive = set(decoders)
-    nul_seen = False
-    try:
-        with _raw_stream(path, gzipped) as stream:
-            first = True
-            while chunk := stream.read(1 << 20):
-                if first and b"\x00" in chunk[:4096]:
-                    nul_seen = True
-                first = False
-                for name in list(alive):
-                    try:
-                        decoders[name].decode(chunk)
-                    except UnicodeDecodeError:
-                        alive.discard(name)
-                if not alive:
-                    break
-    except (OSError, EOFError, zlib.error) as exc:
-        raise _corrupt(path, exc) from exc
-    if nul_seen:
-        raise PatronError(
-            f"{path.name} is not a text file (it contains NUL bytes); Patron reads CSV/TSV, "
-            "Parquet and .xlsx",
-            code="import.unsupported_format",
-        )
     for name in ("utf-8", "cp1252"):
-        if name in alive:
+        if _decodes(path, gzipped, name):
             return name
     return "latin-1"
+
+
+def _decodes(path: Path, gzipped: bool, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with _raw_stream(path, gzipped) as stream:
+            first = stream.read(1 << 20)
+            if b"\x00" in first[:4096]:
+                raise PatronError(
+                    f"{path.name} is not a text file (it contains NUL bytes); Patron reads "
+                    "CSV/TSV, Parquet and .xlsx",
+                    code="import.unsupported_format",
+                )
+            chunk = first
+            while chunk:
+                decoder.decode(chunk)
+                chunk = stream.read(1 << 20)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _corrupt(path, exc) from exc
+    return True
 
 
 def _first_lines(path: Path, gzipped: bool, encoding: str, count: int = 20) -> list[str]:
@@ -141,21 +139,40 @@ def _first_lines(path: Path, gzipped: bool, encoding: str, count: int = 20) -> l
 
 
 def sniff_delimiter(lines: list[str]) -> str | None:
-    """The delimiter that splits the header into most fields and most next lines alike."""
+    """The delimiter that splits the header into most fields and most next records alike.
+
+    Records, not lines: a quoted value may hold a newline. A malformed record among the first
+    ones (too many or too few fields) is reported later with its line; it must not make the
+    delimiter unknown, so a majority of the records agreeing with the header is enough.
+    """
     lines = [line for line in lines if line.strip()]
     if not lines:
         return None
-    best: tuple[int, str] | None = None
+    best: tuple[int, int, str] | None = None
+    sample = "\n".join(lines[:10])
     for delimiter in DELIMITERS:
-        counts = [len(next(csv.reader([line], delimiter=delimiter))) for line in lines[:10]]
-        agreeing = sum(count == counts[0] for count in counts)
-        fits = counts[0] > 1 and agreeing >= 0.8 * len(counts)
-        if fits and (best is None or counts[0] > best[0]):
-            best = (counts[0], delimiter)
-    return best[1] if best else None
+        try:
+            counts = [len(r) for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r]
+        except csv.Error:  # e.g. a "field" longer than csv's limit: not this delimiter
+            continue
+        if not counts or counts[0] < 2:
+            continue
+        agreeing = sum(count == counts[0] for count in counts[1:])
+        fits = len(counts) == 1 or agreeing > (len(counts) - 1) / 2
+        if fits and (best is None or (agreeing, counts[0]) > best[:2]):
+            best = (agreeing, counts[0], delimiter)
+    return best[2] if best else None
 
 
 def _text(path: Path, *, gzipped: bool, whitespace: bool, encoding: str | None) -> Source:
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise PatronError(
+                f"unknown text encoding {encoding!r}: use e.g. utf-8, cp1252 or latin-1",
+                code="import.bad_encoding",
+            ) from None
     encoding = encoding or detect_encoding(path, gzipped)
     try:
         lines = _first_lines(path, gzipped, encoding)
@@ -181,7 +198,8 @@ def _text(path: Path, *, gzipped: bool, whitespace: bool, encoding: str | None) 
     source.delimiter = "whitespace" if whitespace else delimiter
     source.bytes_total = path.stat().st_size
     reader = _whitespace_batches if whitespace else _csv_batches
-    source._batches = reader(source, gzipped)
+    # pyarrow cannot skip the header of a file that is nothing but the header.
+    source._batches = reader(source, gzipped) if len(lines) > 1 else iter(())
     return source
 
 
@@ -203,9 +221,13 @@ def _csv_batches(source: Source, gzipped: bool) -> Iterator[RawBatch]:
     import pyarrow.csv as pcsv
 
     skipped: list[int] = []
+    # pyarrow numbers records, not lines: (record, newlines inside it) for quoted line breaks.
+    spans: list[tuple[int, int]] = []
 
     def on_invalid(row: Any) -> str:
         text = (row.text or "").strip()
+        if "\n" in text:
+            spans.append((row.number, text.count("\n")))
         if text:
             source.malformed.append(
                 (row.number, f"expected {row.expected_columns} fields, found {row.actual_columns}")
@@ -218,7 +240,9 @@ def _csv_batches(source: Source, gzipped: bool) -> Iterator[RawBatch]:
     file = source.path.open("rb")
     stream: BinaryIO = gzip.GzipFile(fileobj=file) if gzipped else file  # type: ignore[assignment]
     try:
-        reader = pcsv.open_csv(
+        reader = _guarded_open(
+            pcsv,
+            source.path,
             stream,
             read_options=pcsv.ReadOptions(
                 use_threads=False,
@@ -248,11 +272,47 @@ def _csv_batches(source: Source, gzipped: bool) -> Iterator[RawBatch]:
             for line in sorted(skipped):
                 lines[lines >= line] += 1
             records += n
+            inside = _newlines_inside(batch.columns)
+            spans.extend((int(lines[i]), int(inside[i])) for i in np.flatnonzero(inside))
             yield _drop_blank(
-                source, dict(zip(batch.schema.names, batch.columns, strict=True)), lines
+                source,
+                dict(zip(batch.schema.names, batch.columns, strict=True)),
+                _physical_lines(lines, spans),
             )
+        if spans:
+            numbers = _physical_lines(np.array([n for n, _ in source.malformed]), spans)
+            source.malformed = [
+                (int(number), reason)
+                for number, (_, reason) in zip(numbers, source.malformed, strict=True)
+            ]
     finally:
         file.close()
+
+
+def _newlines_inside(columns: list[pa.Array]) -> np.ndarray:
+    """Per record, the line breaks inside its (quoted) values."""
+    total = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
+    for column in columns:
+        counted = pc.fill_null(pc.count_substring(column, "\n"), 0)
+        total += np.asarray(counted.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return total
+
+
+def _physical_lines(records: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Record numbers (as pyarrow counts) to line numbers: add the breaks of earlier records."""
+    if not spans or not len(records):
+        return records
+    ordered = np.array(sorted(spans), dtype=np.int64)
+    before = np.concatenate([[0], np.cumsum(ordered[:, 1])])
+    return records + before[np.searchsorted(ordered[:, 0], records, side="left")]
+
+
+def _guarded_open(pcsv: Any, path: Path, stream: BinaryIO, **options: Any) -> Any:
+    """``open_csv`` reads and decodes the first block already: its errors are the file's."""
+    try:
+        return pcsv.open_csv(stream, **options)
+    except (pa.ArrowInvalid, OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise _corrupt(path, exc) from exc
 
 
 def _guarded(reader: Any, path: Path) -> Iterator[Any]:
@@ -364,13 +424,16 @@ def as_text(array: pa.Array) -> pa.Array:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return array.cast(pa.string())
     if pa.types.is_timestamp(kind):
+        # Whole seconds: strftime would print fractions ("10:00:00.000000") no format reads.
         if kind.tz is not None:
-            return pc.strftime(array.cast(pa.timestamp("us", "UTC")), format="%Y-%m-%dT%H:%M:%S%z")
-        return pc.strftime(array, format="%Y-%m-%dT%H:%M:%S")
+            seconds = array.cast(pa.timestamp("s", "UTC"), safe=False)
+            return pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S%z")
+        return pc.strftime(array.cast(pa.timestamp("s"), safe=False), format="%Y-%m-%dT%H:%M:%S")
     if pa.types.is_date(kind):
         return pc.strftime(array, format="%Y-%m-%d")
     if pa.types.is_floating(kind):
-        integral = pc.equal(array, pc.floor(array))
+        # Only where int64 holds the value exactly; 1e20 must not wrap to -9223372036854775808.
+        integral = pc.and_(pc.equal(array, pc.floor(array)), pc.less(pc.abs(array), 2.0**53))
         as_int = pc.cast(pc.if_else(integral, array, None), pa.int64(), safe=False)
         return pc.if_else(integral, pc.cast(as_int, pa.string()), pc.cast(array, pa.string()))
     return pc.cast(array, pa.string())

@@ -70,7 +70,7 @@ def stage_rows(
     lists = [_values(data.get(column.name), column.kind, n) for column in columns]
     rows = list(zip(*lists, strict=True))
     marks = ", ".join("?" for _ in columns)
-    cursor = driver.cursor()
+    cursor = driver.cursor()  # type: ignore[union-attr]
     cursor.executemany(f"INSERT INTO {STAGE} ({names}) VALUES ({marks})", rows)
     cursor.close()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from patron.customers.importer.convert import RowError
+from patron.errors import PatronError
 
 SHOWN_ERRORS = 20
 
@@ -42,6 +43,7 @@ class ErrorLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
+        self.lines: set[int] = set()  # a row with two bad cells is one rejected row
         self.first: list[RowError] = []
         self._handle: Any = None
         self._writer: Any = None
@@ -50,12 +52,19 @@ class ErrorLog:
         if not errors:
             return
         if self._writer is None:
-            self._handle = self.path.open("w", newline="", encoding="utf-8")
+            try:
+                self._handle = self.path.open("w", newline="", encoding="utf-8")
+            except OSError as exc:
+                raise PatronError(
+                    f"cannot write the rejected rows to {self.path}: {exc.strerror or exc}",
+                    code="import.errors_file",
+                ) from exc
             self._writer = csv.writer(self._handle)
             self._writer.writerow(["line", "column", "value", "reason"])
         for error in errors:
             self._writer.writerow([error.line, error.column, error.value, error.reason])
         self.count += len(errors)
+        self.lines.update(error.line for error in errors)
         self.first.extend(errors[: max(0, SHOWN_ERRORS - len(self.first))])
 
     def rows(self) -> set[int]:
