@@ -64,7 +64,7 @@ class Customer(Base):
     acquisition_channel: Mapped[str | None] = mapped_column(String(64))
     # The staff user who looks after this customer; the users table arrives with the web shell.
     account_manager_id: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     orders: Mapped[list[Order]] = relationship(back_populates="customer")
