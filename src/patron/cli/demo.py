@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from patron.cli.output import JSON_OPTION, print_json, runtime
+from patron.demo.defaults import DEFAULT_CUSTOMERS, DEFAULT_SEED
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -17,16 +18,13 @@ if TYPE_CHECKING:
     from patron.cli.output import Runtime
     from patron.demo.service import DemoSummary
 
-DEFAULT_CUSTOMERS = 10_000
-DEFAULT_SEED = 42
-
 app = typer.Typer(
     help="The demo shop: generate simulated customers with known ground truth, then explore them.",
     invoke_without_command=True,
 )
 
 CUSTOMERS_OPTION = typer.Option(DEFAULT_CUSTOMERS, "--customers", min=1, help="How many customers.")
-SEED_OPTION = typer.Option(DEFAULT_SEED, "--seed", help="Same seed and size, same shop.")
+SEED_OPTION = typer.Option(DEFAULT_SEED, "--seed", min=0, help="Same seed and size, same shop.")
 RESET_OPTION = typer.Option(
     False, "--reset", help="Delete everything in the store first (customers, orders, demo runs…)."
 )
@@ -90,8 +88,8 @@ def demo(
     ctx: typer.Context,
     customers: int = CUSTOMERS_OPTION,
     seed: int = SEED_OPTION,
-    host: str = typer.Option(None, help="Address to bind (default PATRON_HOST)."),
-    port: int = typer.Option(None, help="Port to listen on (default PATRON_PORT)."),
+    host: str | None = typer.Option(None, help="Address to bind (default PATRON_HOST)."),
+    port: int | None = typer.Option(None, help="Port to listen on (default PATRON_PORT)."),
     reset: bool = RESET_OPTION,
 ) -> None:
     """Generate the demo shop (or reuse the one already there) and start the web app."""

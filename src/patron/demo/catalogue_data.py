@@ -1,0 +1,435 @@
+"""The demo shop's assortment as data: categories, fictional brands, authors and artists.
+
+Every name here is invented; kept apart from the catalogue builder so the logic stays short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CategorySpec:
+    """One category: what it sells, in which price range, and how customers treat it."""
+
+    name: str
+    sku_prefix: str
+    items: tuple[tuple[str, float], ...]  # (product kind, typical price in euros)
+    brands: tuple[str, ...]
+    cost_ratio: float  # typical unit cost / price of a standard product
+    price_range: tuple[float, float] = (0.0, 0.0)  # euros, for works (books, music): log-uniform
+    popularity: float = 1.0  # relative share of purchases among persons
+    b2b_weight: float = 0.0  # relative share of purchases among organisations
+    return_rate: float = 0.02  # chance that a sold line comes back
+    replenishable: bool = False
+    durable_items: tuple[
+        str, ...
+    ] = ()  # items of a replenishable category that are not consumables
+    creators: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (author or artist, works)
+    partner_name: str | None = None
+    premium_label: str = "Premium"
+
+
+CATEGORIES: tuple[CategorySpec, ...] = (
+    CategorySpec(
+        "Pasta & Rice",
+        "PAS",
+        (
+            ("Spaghetti 500 g", 1.49),
+            ("Penne Rigate 500 g", 1.49),
+            ("Fusilli 500 g", 1.59),
+            ("Tagliatelle 250 g", 2.49),
+            ("Risotto Rice 1 kg", 3.99),
+            ("Basmati Rice 1 kg", 3.49),
+            ("Lasagne Sheets 500 g", 1.99),
+            ("Gnocchi 400 g", 2.29),
+        ),
+        ("Casa Nonna", "Pastificio Lume", "Nordmølle"),
+        0.6,
+        popularity=1.3,
+        b2b_weight=0.3,
+        return_rate=0.01,
+        premium_label="Bio",
+    ),
+    CategorySpec(
+        "Sauces & Pesto",
+        "SAU",
+        (
+            ("Tomato Basil Sauce 400 g", 2.49),
+            ("Arrabbiata 400 g", 2.69),
+            ("Pesto Genovese 190 g", 3.49),
+            ("Bolognese 400 g", 3.29),
+            ("Pesto Rosso 190 g", 3.49),
+            ("Carbonara Sauce 350 g", 2.99),
+        ),
+        ("Casa Nonna", "Rosso Vivo", "Gartenglück"),
+        0.55,
+        popularity=1.0,
+        b2b_weight=0.2,
+        return_rate=0.01,
+        premium_label="Bio",
+    ),
+    CategorySpec(
+        "Coffee",
+        "COF",
+        (
+            ("Espresso Capsules 10 pcs", 3.99),
+            ("Lungo Capsules 10 pcs", 3.99),
+            ("Capsules Value Pack 50 pcs", 17.99),
+            ("Espresso Beans 1 kg", 16.99),
+            ("Filter Coffee 500 g", 6.99),
+            ("Decaf Capsules 10 pcs", 4.29),
+        ),
+        ("Nordlicht Rösterei", "Bergbohne", "Café Merle"),
+        0.5,
+        popularity=1.2,
+        b2b_weight=2.0,
+        return_rate=0.01,
+        replenishable=True,
+        premium_label="Grand Cru",
+    ),
+    CategorySpec(
+        "Tea",
+        "TEA",
+        (
+            ("Green Tea 20 bags", 2.99),
+            ("Earl Grey 100 g", 5.99),
+            ("Herbal Mix 20 bags", 2.79),
+            ("Rooibos 100 g", 4.99),
+            ("Chai Blend 100 g", 6.49),
+        ),
+        ("Teehaus Wendel", "Fjellte"),
+        0.45,
+        popularity=0.6,
+        b2b_weight=0.6,
+        return_rate=0.01,
+    ),
+    CategorySpec(
+        "Coffee Machines",
+        "CMA",
+        (
+            ("Capsule Machine", 89.0),
+            ("Espresso Machine", 299.0),
+            ("Milk Frother", 59.0),
+            ("Bean-to-Cup Machine", 449.0),
+        ),
+        ("Bergbohne", "Kaffeewerk", "Brio"),
+        0.7,
+        popularity=0.25,
+        b2b_weight=0.4,
+        return_rate=0.08,
+    ),
+    CategorySpec(
+        "Jeans",
+        "JEA",
+        (
+            ("Slim Fit Jeans", 79.99),
+            ("Regular Fit Jeans", 69.99),
+            ("Straight Jeans", 74.99),
+            ("Mom Jeans", 84.99),
+            ("Bootcut Jeans", 79.99),
+        ),
+        ("Blaufaden", "Nordic Denim", "Rivet & Co"),
+        0.4,
+        popularity=0.7,
+        return_rate=0.25,
+        premium_label="Selvedge",
+    ),
+    CategorySpec(
+        "T-Shirts",
+        "TSH",
+        (
+            ("Basic T-Shirt", 14.99),
+            ("V-Neck T-Shirt", 16.99),
+            ("Organic T-Shirt", 24.99),
+            ("Print T-Shirt", 19.99),
+            ("Polo Shirt", 34.99),
+        ),
+        ("Blaufaden", "Nordic Denim", "Sommerfeld"),
+        0.35,
+        popularity=0.9,
+        b2b_weight=0.1,
+        return_rate=0.15,
+    ),
+    CategorySpec(
+        "Shoes",
+        "SHO",
+        (
+            ("Sneakers", 89.99),
+            ("Running Shoes", 119.0),
+            ("Chelsea Boots", 149.0),
+            ("Loafers", 99.99),
+            ("Hiking Boots", 169.0),
+        ),
+        ("Laufwerk", "Fjellsko", "Urban Step"),
+        0.45,
+        popularity=0.5,
+        return_rate=0.22,
+    ),
+    CategorySpec(
+        "Socks",
+        "SOC",
+        (
+            ("Sport Socks 3-Pack", 9.99),
+            ("Wool Socks", 12.99),
+            ("Sneaker Socks 5-Pack", 11.99),
+            ("Business Socks 3-Pack", 14.99),
+        ),
+        ("Sommerfeld", "Laufwerk", "Fjellsko"),
+        0.35,
+        popularity=0.6,
+        return_rate=0.04,
+    ),
+    CategorySpec(
+        "Books",
+        "BOK",
+        (),
+        ("Hafenverlag", "Nordlys Forlag", "Lantern Press"),
+        0.65,
+        price_range=(8.99, 34.99),
+        popularity=0.8,
+        b2b_weight=0.1,
+        return_rate=0.03,
+        premium_label="",
+        creators=(
+            (
+                "Greta Lindqvist",
+                (
+                    "The Salt Road",
+                    "Winter Harbour",
+                    "Letters from Bergen",
+                    "The Ferryman's Daughter",
+                ),
+            ),
+            ("Matthias Oberholzer", ("Die stille Grenze", "Nebel über Linz", "Das Alpenarchiv")),
+            (
+                "Ingrid Solberg",
+                ("Nordavind", "Lysets hus", "Fjorden husker", "Sølvnetter", "Tidevann"),
+            ),
+            ("Edward Pellham", ("A Quiet Ledger", "The Cartographer", "Rain over Kent")),
+            ("Clara Weißenborn", ("Kaffee mit Marie", "Der Sommer in Husum", "Apfelzeit")),
+            ("Jonas Brandt", ("Code Rot", "Schattenkanzlei", "Die letzte Fähre", "Nachtzug")),
+            ("Siobhan Keane", ("The Long Field", "Tides of Galway", "Stone and Salt")),
+            ("Henrik Aasen", ("Bygdefolk", "Det blå rommet", "Mørketid")),
+            ("Lena Hofstätter", ("Einfach backen", "Brot für jeden Tag", "Kuchenjahr")),
+            ("Paul Ashdown", ("Small Gardens", "The Allotment Year", "Seeds and Seasons")),
+        ),
+    ),
+    CategorySpec(
+        "Music",
+        "MUS",
+        (),
+        ("Polarton Records", "Hafenklang", "Meridian Music"),
+        0.6,
+        price_range=(12.99, 39.99),
+        popularity=0.4,
+        return_rate=0.03,
+        premium_label="",
+        creators=(
+            (
+                "The Fjord Lights",
+                ("Northbound (Vinyl)", "Aurora Sessions (CD)", "Driftwood (Vinyl)"),
+            ),
+            ("Anna Kessler Trio", ("Blue Hour (CD)", "Late in Leipzig (Vinyl)", "Standards (CD)")),
+            ("Mara & the Lanterns", ("Paper Boats (Vinyl)", "Harbour Songs (CD)")),
+            ("Kvartett Nord", ("Vinterlys (CD)", "Sommernatt (Vinyl)", "Stille (CD)")),
+            ("Felix Auer", ("Klavierstücke (CD)", "Nocturnes (Vinyl)")),
+            ("Greyhound Lane", ("Motorway Hymns (Vinyl)", "Static (CD)", "Live in Cork (CD)")),
+        ),
+    ),
+    CategorySpec(
+        "Pet Food",
+        "PET",
+        (
+            ("Dry Dog Food 2 kg", 12.99),
+            ("Dry Dog Food 12 kg", 49.99),
+            ("Cat Food Pouches 12 pcs", 7.99),
+            ("Dry Cat Food 2 kg", 11.99),
+            ("Dog Treats 200 g", 3.49),
+            ("Cat Snacks 60 g", 1.99),
+        ),
+        ("Pfotenglück", "Happy Tail", "Nordhund"),
+        0.6,
+        popularity=0.8,
+        return_rate=0.01,
+        replenishable=True,
+    ),
+    CategorySpec(
+        "Pet Accessories",
+        "PAC",
+        (
+            ("Dog Bed", 49.99),
+            ("Cat Scratcher", 39.99),
+            ("Leash", 14.99),
+            ("Food Bowl Set", 12.99),
+            ("Transport Box", 34.99),
+        ),
+        ("Pfotenglück", "Happy Tail"),
+        0.45,
+        popularity=0.3,
+        return_rate=0.07,
+    ),
+    CategorySpec(
+        "Dishwashers",
+        "DWA",
+        (
+            ("Dishwasher 60 cm", 549.0),
+            ("Dishwasher 45 cm", 479.0),
+            ("Built-in Dishwasher 60 cm", 699.0),
+        ),
+        ("Kuchenwerk", "Hvitvare", "Spülfix"),
+        0.72,
+        popularity=0.08,
+        b2b_weight=0.2,
+        return_rate=0.05,
+    ),
+    CategorySpec(
+        "Dishwasher Tabs",
+        "TAB",
+        (
+            ("All-in-One Tabs 40 pcs", 9.99),
+            ("Eco Tabs 30 pcs", 8.49),
+            ("Rinse Aid 500 ml", 3.49),
+            ("Dishwasher Salt 2 kg", 2.99),
+            ("Machine Cleaner 250 ml", 4.99),
+        ),
+        ("Glanzwerk",),
+        0.6,
+        popularity=0.5,
+        b2b_weight=1.2,
+        return_rate=0.01,
+        replenishable=True,
+        partner_name="Glanzwerk GmbH",
+    ),
+    CategorySpec(
+        "Cleaning",
+        "CLE",
+        (
+            ("All-Purpose Cleaner 1 l", 2.99),
+            ("Laundry Detergent 2 l", 8.99),
+            ("Glass Cleaner 500 ml", 2.49),
+            ("Microfibre Cloths 5 pcs", 5.99),
+            ("Washing-up Liquid 750 ml", 1.99),
+            ("Bathroom Cleaner 750 ml", 2.79),
+        ),
+        ("Reinhold", "Skinnende", "Fresh & Clear"),
+        0.55,
+        popularity=0.7,
+        b2b_weight=2.0,
+        return_rate=0.01,
+        replenishable=True,
+        durable_items=("Microfibre Cloths 5 pcs",),
+    ),
+    CategorySpec(
+        "Kitchen",
+        "KIT",
+        (
+            ("Frying Pan 28 cm", 39.99),
+            ("Chef's Knife", 59.99),
+            ("Cutting Board", 19.99),
+            ("Saucepan Set", 129.0),
+            ("Kitchen Scale", 24.99),
+            ("Storage Jars 3 pcs", 17.99),
+        ),
+        ("Kuchenwerk", "Stålkjøkken", "Brio"),
+        0.5,
+        popularity=0.5,
+        b2b_weight=0.4,
+        return_rate=0.07,
+    ),
+    CategorySpec(
+        "Home Textiles",
+        "HOM",
+        (
+            ("Bath Towel", 19.99),
+            ("Bed Linen Set", 49.99),
+            ("Cushion Cover", 14.99),
+            ("Throw Blanket", 39.99),
+            ("Table Cloth", 29.99),
+        ),
+        ("Leinenhof", "Ullteppe", "Cosy Cotton"),
+        0.4,
+        popularity=0.5,
+        return_rate=0.12,
+    ),
+    CategorySpec(
+        "Cosmetics",
+        "COS",
+        (
+            ("Shower Gel 250 ml", 2.49),
+            ("Hand Cream 75 ml", 4.99),
+            ("Shampoo 300 ml", 3.99),
+            ("Face Cream 50 ml", 14.99),
+            ("Lip Balm", 2.99),
+            ("Body Lotion 400 ml", 6.99),
+        ),
+        ("Alpenblüte", "Nordisk Hud", "Pure Petal"),
+        0.4,
+        popularity=0.7,
+        b2b_weight=0.3,
+        return_rate=0.03,
+        replenishable=True,
+    ),
+    CategorySpec(
+        "Toys",
+        "TOY",
+        (
+            ("Building Blocks Set", 39.99),
+            ("Wooden Train", 49.99),
+            ("Puzzle 1000 pcs", 14.99),
+            ("Board Game", 29.99),
+            ("Plush Bear", 19.99),
+        ),
+        ("Spielwiese", "Leketøy", "Tinker Town"),
+        0.5,
+        popularity=0.4,
+        return_rate=0.07,
+    ),
+    CategorySpec(
+        "Office Supplies",
+        "OFF",
+        (
+            ("Copy Paper A4 500 sheets", 5.99),
+            ("Ballpoint Pens 10 pcs", 4.99),
+            ("Toner Cartridge", 59.99),
+            ("Notebook A5", 3.99),
+            ("Ring Binder", 2.99),
+            ("Sticky Notes 12 pads", 6.99),
+            ("Desk Organiser", 19.99),
+        ),
+        ("Bürostern", "Kontorpartner", "Paperline"),
+        0.55,
+        popularity=0.3,
+        b2b_weight=3.0,
+        return_rate=0.03,
+        replenishable=True,
+        durable_items=("Desk Organiser", "Ring Binder"),
+    ),
+    CategorySpec(
+        "Electronics Accessories",
+        "ELE",
+        (
+            ("USB-C Cable", 12.99),
+            ("Power Bank", 34.99),
+            ("Bluetooth Speaker", 59.99),
+            ("Headphones", 79.99),
+            ("Phone Case", 19.99),
+            ("Wireless Charger", 29.99),
+        ),
+        ("Voltra", "Nordlyd", "Plugwise"),
+        0.5,
+        popularity=0.6,
+        b2b_weight=0.6,
+        return_rate=0.1,
+    ),
+)
+
+# (source category, target category): a buyer of the first often takes the second along.
+COMPLEMENTS: tuple[tuple[str, str], ...] = (
+    ("Pasta & Rice", "Sauces & Pesto"),
+    ("Jeans", "T-Shirts"),
+    ("Shoes", "Socks"),
+    ("Dishwashers", "Dishwasher Tabs"),
+    ("Coffee Machines", "Coffee"),
+    ("Pet Accessories", "Pet Food"),
+)
