@@ -32,7 +32,10 @@ class DemoCustomerTruth(Base):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
-    purchase_rate: Mapped[float] = mapped_column(Float)  # lambda: purchases per week while alive
-    dropout_probability: Mapped[float] = mapped_column(Float)  # p: chance to drop out after a purchase
-    mean_spend: Mapped[float] = mapped_column(Float)  # expected value of one purchase
+    # lambda: purchases per week while alive
+    purchase_rate: Mapped[float] = mapped_column(Float)
+    # p: chance to drop out after each repeat purchase
+    dropout_probability: Mapped[float] = mapped_column(Float)
+    # expected value of one purchase
+    mean_spend: Mapped[float] = mapped_column(Float)
     dropped_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
