@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -22,6 +23,7 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@cache
 def head_revision() -> str | None:
     script = ScriptDirectory(str(MIGRATIONS))
     return script.get_current_head()

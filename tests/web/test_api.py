@@ -161,3 +161,9 @@ def test_health_is_503_when_the_schema_falls_behind(sqlite_engine: Engine, sqlit
     assert response.status_code == 503
     assert response.json()["status"] == "outdated"
     assert response.json()["schema_revision"] == "0000"
+
+
+def test_the_front_door_leads_to_the_api_docs(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/docs"

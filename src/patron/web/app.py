@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -100,6 +100,12 @@ def _lifespan(
 
 
 health_router = APIRouter(tags=["health"])
+
+
+@health_router.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    """Until the dashboard arrives, the front door leads to the API documentation."""
+    return RedirectResponse("/docs")
 
 
 @health_router.get("/health", response_model=HealthPublic)
