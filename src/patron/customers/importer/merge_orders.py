@@ -71,8 +71,8 @@ def prepare(sql: Sql, *, synthesize_keys: bool) -> None:
                   FROM {STAGE}) AS n
             WHERE n.row_no = {STAGE}.row_no"""
         )
-    sql.run(f"CREATE INDEX ix_{STAGE}_customer ON {STAGE} (customer_key)")
-    sql.run(f"CREATE INDEX ix_{STAGE}_sku ON {STAGE} (sku)")
+    sql.run(f"CREATE INDEX ix_{STAGE}_customer ON {STAGE} (customer_key, row_no)")
+    sql.run(f"CREATE INDEX ix_{STAGE}_sku ON {STAGE} (sku, row_no)")
     sql.analyze(STAGE)
 
 
@@ -174,7 +174,8 @@ def _orders(sql: Sql, counts: OrderCounts) -> None:
     sql.run(
         f"""CREATE TEMPORARY TABLE import_orders AS
             SELECT g.order_key, c.id AS customer_id, g.placed_at, r.currency, r.channel, r.store,
-                   COALESCE(r.status, 'completed') AS status, o.id AS existing_id
+                   COALESCE(r.status, 'completed') AS status, o.id AS existing_id,
+                   o.id AS order_id
             FROM (SELECT order_key, MIN(row_no) AS row_no, MIN(placed_at) AS placed_at
                   FROM {STAGE} WHERE line_kind <> 'return' GROUP BY order_key) AS g
             JOIN {STAGE} r ON r.row_no = g.row_no
@@ -200,6 +201,13 @@ def _orders(sql: Sql, counts: OrderCounts) -> None:
            SELECT order_key, customer_id, placed_at, currency, channel, store, status
            FROM import_orders WHERE existing_id IS NULL"""
     )
+    # Look up each new order's id once, so lines join this small table instead of orders.
+    sql.run("CREATE UNIQUE INDEX ix_import_orders ON import_orders (order_key)")
+    sql.run(
+        """UPDATE import_orders SET order_id = (
+               SELECT o.id FROM orders o WHERE o.external_id = import_orders.order_key)
+           WHERE existing_id IS NULL"""
+    )
 
 
 LINE_VALUES = ("product_id", "quantity", "unit_price", "discount", "unit_cost", "amount", "kind")
@@ -209,14 +217,13 @@ def _lines(sql: Sql, counts: OrderCounts) -> None:
     sql.run("DROP TABLE IF EXISTS import_lines")
     sql.run(
         f"""CREATE TEMPORARY TABLE import_lines AS
-            SELECT o.id AS order_id, i.existing_id,
+            SELECT i.order_id, i.existing_id,
                    ROW_NUMBER() OVER (PARTITION BY r.order_key ORDER BY r.row_no) AS line_no,
                    p.id AS product_id, {sql.quantity("r.quantity")} AS quantity,
                    {sql.money("r.unit_price")} AS unit_price, {sql.money("r.discount")} AS discount,
                    {sql.money("r.unit_cost")} AS unit_cost, {sql.money("r.amount")} AS amount,
                    r.line_kind AS kind
             FROM {STAGE} r
-            JOIN orders o ON o.external_id = r.order_key
             JOIN import_orders i ON i.order_key = r.order_key
             LEFT JOIN products p ON p.sku = r.sku
             WHERE r.line_kind <> 'return'"""
@@ -247,10 +254,14 @@ def _lines(sql: Sql, counts: OrderCounts) -> None:
                           WHERE l.order_id = order_lines.order_id)"""
     )
     columns = ", ".join(("order_id", "line_no", *LINE_VALUES))
+    # Lines of new orders need no look-up; only known orders can already have a line.
     counts.lines_created = sql.run(
+        f"INSERT INTO order_lines ({columns}) SELECT {columns} FROM import_lines l "
+        "WHERE l.existing_id IS NULL"
+    ) + sql.run(
         f"""INSERT INTO order_lines ({columns}) SELECT {columns} FROM import_lines l
-            WHERE NOT EXISTS (SELECT 1 FROM order_lines x
-                              WHERE x.order_id = l.order_id AND x.line_no = l.line_no)"""
+            WHERE l.existing_id IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM order_lines x WHERE x.order_id = l.order_id AND x.line_no = l.line_no)"""
     )
     total = int(sql.scalar("SELECT COUNT(*) FROM import_lines"))
     counts.lines_unchanged = total - counts.lines_created - counts.lines_updated
@@ -304,25 +315,15 @@ def _returns(sql: Sql, counts: OrderCounts, return_kind: str) -> None:
 
 def _link_returns(sql: Sql) -> int:
     """Point each new return at the customer's latest earlier purchase line of the same product."""
-    # A re-import may have given a linked line another product, kind or customer: unlink it.
+    linked = "SELECT COUNT(*) FROM returns WHERE order_line_id IS NOT NULL AND document IN (SELECT document FROM import_returns)"
+    before = int(sql.scalar(linked))
     sql.run(
-        """UPDATE returns SET order_line_id = NULL
-           WHERE order_line_id IS NOT NULL AND NOT EXISTS (
-               SELECT 1 FROM order_lines ol JOIN orders o ON o.id = ol.order_id
-               WHERE ol.id = returns.order_line_id AND ol.kind = 'sale'
-                 AND o.customer_id = returns.customer_id AND ol.product_id = returns.product_id
-                 AND o.placed_at <= returns.returned_at)"""
-    )
-    return sql.run(
         """UPDATE returns SET order_line_id = (
                SELECT ol.id FROM order_lines ol JOIN orders o ON o.id = ol.order_id
                WHERE o.customer_id = returns.customer_id AND ol.product_id = returns.product_id
                  AND ol.kind = 'sale' AND o.placed_at <= returns.returned_at
                ORDER BY o.placed_at DESC, ol.id DESC LIMIT 1)
            WHERE order_line_id IS NULL AND customer_id IS NOT NULL AND product_id IS NOT NULL
-             AND document IN (SELECT document FROM import_returns)
-             AND EXISTS (
-               SELECT 1 FROM order_lines ol JOIN orders o ON o.id = ol.order_id
-               WHERE o.customer_id = returns.customer_id AND ol.product_id = returns.product_id
-                 AND ol.kind = 'sale' AND o.placed_at <= returns.returned_at)"""
+             AND document IN (SELECT document FROM import_returns)"""
     )
+    return int(sql.scalar(linked)) - before
