@@ -315,6 +315,15 @@ def _returns(sql: Sql, counts: OrderCounts, return_kind: str) -> None:
 
 def _link_returns(sql: Sql) -> int:
     """Point each new return at the customer's latest earlier purchase line of the same product."""
+    # A re-import may have given a linked line another product, kind or customer: unlink it.
+    sql.run(
+        """UPDATE returns SET order_line_id = NULL
+           WHERE order_line_id IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM order_lines ol JOIN orders o ON o.id = ol.order_id
+               WHERE ol.id = returns.order_line_id AND ol.kind = 'sale'
+                 AND o.customer_id = returns.customer_id AND ol.product_id = returns.product_id
+                 AND o.placed_at <= returns.returned_at)"""
+    )
     linked = "SELECT COUNT(*) FROM returns WHERE order_line_id IS NOT NULL AND document IN (SELECT document FROM import_returns)"
     before = int(sql.scalar(linked))
     sql.run(

@@ -389,11 +389,12 @@ def _rows_to_batch(header: list[str], rows: list[list[str | None]], lines: list[
 def _parquet(path: Path) -> Source:
     import pyarrow.parquet as pq
 
+    # ValueError: a damaged footer can hold column names that are not UTF-8.
     try:
         file = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
+        header = list(file.schema_arrow.names)
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise _corrupt(path, exc) from exc
-    header = list(file.schema_arrow.names)
     _check_header(path, header)
     source = Source(path, "parquet", header, bytes_total=path.stat().st_size)
 
@@ -411,7 +412,7 @@ def _parquet(path: Path) -> Source:
                 source.bytes_read = int(
                     source.bytes_total * (group + 1) / max(file.num_row_groups, 1)
                 )
-        except (pa.ArrowException, OSError) as exc:
+        except (pa.ArrowException, OSError, ValueError) as exc:
             raise _corrupt(path, exc) from exc
 
     source._batches = batches()
@@ -422,6 +423,7 @@ def as_text(array: pa.Array) -> pa.Array:
     """Typed values as the text a CSV would hold; integral floats lose their ``.0`` (ids)."""
     kind = array.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        array.validate(full=True)  # Parquet readers do not check that text is valid UTF-8
         return array.cast(pa.string())
     if pa.types.is_timestamp(kind):
         # Whole seconds: strftime would print fractions ("10:00:00.000000") no format reads.
