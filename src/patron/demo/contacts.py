@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from patron.customers.models import INTERACTION_KINDS
 from patron.demo.baskets import Lines, Tastes
 from patron.demo.catalogue import Catalogue
 from patron.demo.consents import Consents, email_marketing_spans
@@ -24,17 +25,7 @@ DAY, WEEK = 86_400, 7 * 86_400
 NEWSLETTER_EVERY = 4 * WEEK
 FIRST_NEWSLETTER = START + 6 * DAY + 8 * 3600  # Tuesdays, 08:00 UTC
 
-KINDS = (
-    "visit",
-    "product_view",
-    "price_watch",
-    "wishlist",
-    "email_open",
-    "email_click",
-    "call",
-    "meeting",
-    "event_attendance",
-)
+KINDS = INTERACTION_KINDS
 EVENTS = (
     ("Spring Tasting", "2024-04-20T14:00"),
     ("Nordic Retail Fair", "2024-09-18T09:00"),

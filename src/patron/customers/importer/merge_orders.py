@@ -243,25 +243,13 @@ def _lines(sql: Sql, counts: OrderCounts) -> None:
             JOIN (SELECT order_id, MAX(line_no) AS n FROM import_lines GROUP BY order_id) AS m
               ON m.order_id = x.order_id WHERE x.line_no > m.n"""
     )
-    counts.lines_updated = sql.run(
-        f"UPDATE order_lines SET {', '.join(f'{c} = l.{c}' for c in LINE_VALUES)} "
-        "FROM import_lines l WHERE order_lines.order_id = l.order_id "
-        f"AND order_lines.line_no = l.line_no AND ({differs})"
-    )
-    counts.lines_removed = sql.run(
-        """DELETE FROM order_lines WHERE order_id IN (SELECT order_id FROM import_lines)
-           AND line_no > (SELECT MAX(l.line_no) FROM import_lines l
-                          WHERE l.order_id = order_lines.order_id)"""
-    )
-    columns = ", ".join(("order_id", "line_no", *LINE_VALUES))
-    # Lines of new orders need no look-up; only known orders can already have a line.
-    counts.lines_created = sql.run(
-        f"INSERT INTO order_lines ({columns}) SELECT {columns} FROM import_lines l "
-        "WHERE l.existing_id IS NULL"
-    ) + sql.run(
-        f"""INSERT INTO order_lines ({columns}) SELECT {columns} FROM import_lines l
-            WHERE l.existing_id IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM order_lines x WHERE x.order_id = l.order_id AND x.line_no = l.line_no)"""
+    counts.lines_updated, counts.lines_removed, counts.lines_created = _sync(
+        sql,
+        table="order_lines",
+        staged="import_lines",
+        parent="order_id",
+        values=LINE_VALUES,
+        new_parents="l.existing_id IS NULL",
     )
     total = int(sql.scalar("SELECT COUNT(*) FROM import_lines"))
     counts.lines_unchanged = total - counts.lines_created - counts.lines_updated
@@ -291,26 +279,56 @@ def _returns(sql: Sql, counts: OrderCounts, return_kind: str) -> None:
     sql.run("CREATE INDEX ix_import_returns ON import_returns (document, line_no)")
     sql.analyze("import_returns")
     counts.return_documents = int(sql.scalar("SELECT COUNT(DISTINCT document) FROM import_returns"))
-    differs = " OR ".join(sql.differs(f"returns.{c}", f"l.{c}") for c in RETURN_VALUES)
-    counts.returns_updated = sql.run(
-        f"UPDATE returns SET {', '.join(f'{c} = l.{c}' for c in RETURN_VALUES)}, order_line_id = NULL "
-        "FROM import_returns l WHERE returns.document = l.document "
-        f"AND returns.line_no = l.line_no AND ({differs})"
-    )
-    counts.returns_removed = sql.run(
-        """DELETE FROM returns WHERE document IN (SELECT document FROM import_returns)
-           AND line_no > (SELECT MAX(l.line_no) FROM import_returns l
-                          WHERE l.document = returns.document)"""
-    )
-    columns = ", ".join(("document", "line_no", *RETURN_VALUES))
-    counts.returns_created = sql.run(
-        f"""INSERT INTO returns ({columns}) SELECT {columns} FROM import_returns l
-            WHERE NOT EXISTS (SELECT 1 FROM returns x
-                              WHERE x.document = l.document AND x.line_no = l.line_no)"""
+    counts.returns_updated, counts.returns_removed, counts.returns_created = _sync(
+        sql,
+        table="returns",
+        staged="import_returns",
+        parent="document",
+        values=RETURN_VALUES,
+        reset="order_line_id = NULL",
     )
     total = int(sql.scalar("SELECT COUNT(*) FROM import_returns"))
     counts.returns_unchanged = total - counts.returns_created - counts.returns_updated
     counts.returns_linked = _link_returns(sql)
+
+
+def _sync(
+    sql: Sql,
+    *,
+    table: str,
+    staged: str,
+    parent: str,
+    values: tuple[str, ...],
+    new_parents: str | None = None,
+    reset: str | None = None,
+) -> tuple[int, int, int]:
+    """Make the rows of each staged parent in ``table`` equal the staged ones, keyed by
+    (parent, line_no): update what differs, remove what is gone, insert what is new.
+
+    ``new_parents`` marks staged rows whose parent did not exist (they are inserted without a
+    look-up); ``reset`` is set on every updated row. Returns (updated, removed, created).
+    """
+    differs = " OR ".join(sql.differs(f"{table}.{c}", f"l.{c}") for c in values)
+    sets = ", ".join([*(f"{c} = l.{c}" for c in values), *([reset] if reset else [])])
+    updated = sql.run(
+        f"UPDATE {table} SET {sets} FROM {staged} l WHERE {table}.{parent} = l.{parent} "
+        f"AND {table}.line_no = l.line_no AND ({differs})"
+    )
+    removed = sql.run(
+        f"""DELETE FROM {table} WHERE {parent} IN (SELECT {parent} FROM {staged})
+            AND line_no > (SELECT MAX(l.line_no) FROM {staged} l
+                           WHERE l.{parent} = {table}.{parent})"""
+    )
+    columns = ", ".join((parent, "line_no", *values))
+    missing = (
+        f"NOT EXISTS (SELECT 1 FROM {table} x "
+        f"WHERE x.{parent} = l.{parent} AND x.line_no = l.line_no)"
+    )
+    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staged} l WHERE "
+    if new_parents is None:
+        return updated, removed, sql.run(insert + missing)
+    created = sql.run(insert + new_parents)
+    return updated, removed, created + sql.run(insert + f"NOT ({new_parents}) AND {missing}")
 
 
 def _link_returns(sql: Sql) -> int:
