@@ -51,6 +51,7 @@ class ErrorLog:
     def add(self, errors: list[RowError]) -> None:
         if not errors:
             return
+        errors = sorted(errors, key=lambda error: error.line)  # a batch reports field by field
         if self._writer is None:
             try:
                 self._handle = self.path.open("w", newline="", encoding="utf-8")
