@@ -213,11 +213,9 @@ def _orders(sql: Sql, counts: OrderCounts) -> None:
 LINE_VALUES = ("product_id", "quantity", "unit_price", "discount", "unit_cost", "amount", "kind")
 
 
-def _lines(sql: Sql, counts: OrderCounts) -> None:
-    sql.run("DROP TABLE IF EXISTS import_lines")
-    sql.run(
-        f"""CREATE TEMPORARY TABLE import_lines AS
-            SELECT i.order_id, i.existing_id,
+def _staged_lines(sql: Sql, *, known_orders: bool) -> str:
+    """The stage's sale and adjustment lines of new (or of already stored) orders, numbered."""
+    return f"""SELECT i.order_id,
                    ROW_NUMBER() OVER (PARTITION BY r.order_key ORDER BY r.row_no) AS line_no,
                    p.id AS product_id, {sql.quantity("r.quantity")} AS quantity,
                    {sql.money("r.unit_price")} AS unit_price, {sql.money("r.discount")} AS discount,
@@ -226,15 +224,26 @@ def _lines(sql: Sql, counts: OrderCounts) -> None:
             FROM {STAGE} r
             JOIN import_orders i ON i.order_key = r.order_key
             LEFT JOIN products p ON p.sku = r.sku
-            WHERE r.line_kind <> 'return'"""
+            WHERE r.line_kind <> 'return'
+              AND i.existing_id IS {"NOT NULL" if known_orders else "NULL"}"""
+
+
+def _lines(sql: Sql, counts: OrderCounts) -> None:
+    # New orders' lines go straight in: nothing stored can differ from them.
+    columns = ", ".join(("order_id", "line_no", *LINE_VALUES))
+    new_lines = sql.run(
+        f"INSERT INTO order_lines ({columns}) SELECT {columns} FROM ("
+        f"{_staged_lines(sql, known_orders=False)}) AS l"
     )
+    sql.run("DROP TABLE IF EXISTS import_lines")
+    sql.run("CREATE TEMPORARY TABLE import_lines AS " + _staged_lines(sql, known_orders=True))
     sql.run("CREATE INDEX ix_import_lines ON import_lines (order_id, line_no)")
     sql.analyze("import_lines")
     differs = " OR ".join(sql.differs(f"order_lines.{c}", f"l.{c}") for c in LINE_VALUES)
     sql.run(
         f"""INSERT INTO import_changed_orders (id)
             SELECT DISTINCT l.order_id FROM import_lines l
-            WHERE l.existing_id IS NOT NULL AND NOT EXISTS (
+            WHERE NOT EXISTS (
                 SELECT 1 FROM order_lines x WHERE x.order_id = l.order_id AND x.line_no = l.line_no)
             UNION SELECT DISTINCT order_lines.order_id FROM order_lines
             JOIN import_lines l ON l.order_id = order_lines.order_id AND l.line_no = order_lines.line_no
@@ -249,10 +258,10 @@ def _lines(sql: Sql, counts: OrderCounts) -> None:
         staged="import_lines",
         parent="order_id",
         values=LINE_VALUES,
-        new_parents="l.existing_id IS NULL",
     )
     total = int(sql.scalar("SELECT COUNT(*) FROM import_lines"))
     counts.lines_unchanged = total - counts.lines_created - counts.lines_updated
+    counts.lines_created += new_lines
     existing = int(sql.scalar("SELECT COUNT(*) FROM import_orders WHERE existing_id IS NOT NULL"))
     counts.orders_updated = int(sql.scalar("SELECT COUNT(DISTINCT id) FROM import_changed_orders"))
     counts.orders_unchanged = existing - counts.orders_updated
@@ -299,14 +308,12 @@ def _sync(
     staged: str,
     parent: str,
     values: tuple[str, ...],
-    new_parents: str | None = None,
     reset: str | None = None,
 ) -> tuple[int, int, int]:
     """Make the rows of each staged parent in ``table`` equal the staged ones, keyed by
     (parent, line_no): update what differs, remove what is gone, insert what is new.
 
-    ``new_parents`` marks staged rows whose parent did not exist (they are inserted without a
-    look-up); ``reset`` is set on every updated row. Returns (updated, removed, created).
+    ``reset`` is set on every updated row. Returns (updated, removed, created).
     """
     differs = " OR ".join(sql.differs(f"{table}.{c}", f"l.{c}") for c in values)
     sets = ", ".join([*(f"{c} = l.{c}" for c in values), *([reset] if reset else [])])
@@ -324,11 +331,10 @@ def _sync(
         f"NOT EXISTS (SELECT 1 FROM {table} x "
         f"WHERE x.{parent} = l.{parent} AND x.line_no = l.line_no)"
     )
-    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staged} l WHERE "
-    if new_parents is None:
-        return updated, removed, sql.run(insert + missing)
-    created = sql.run(insert + new_parents)
-    return updated, removed, created + sql.run(insert + f"NOT ({new_parents}) AND {missing}")
+    created = sql.run(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staged} l WHERE {missing}"
+    )
+    return updated, removed, created
 
 
 def _link_returns(sql: Sql) -> int:
