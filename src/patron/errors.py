@@ -45,3 +45,20 @@ class ImportFailed(PatronError):
 
     code = "import.failed"
     status = 422
+
+
+class Conflict(PatronError):
+    code = "conflict"
+    status = 409
+
+
+class Unauthenticated(PatronError):
+    """Credentials that prove nothing: a wrong password, an unknown or revoked API key."""
+
+    code = "auth.unauthenticated"
+    status = 401
+
+
+class TooManyAttempts(PatronError):
+    code = "auth.locked"
+    status = 429

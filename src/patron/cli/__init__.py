@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import customers, database, demo, importing, serving
+from patron.cli import access, customers, database, demo, importing, serving
 
 app = typer.Typer(
     name="patron",
@@ -17,6 +17,8 @@ app.add_typer(database.app, name="db")
 app.add_typer(importing.app, name="import")
 app.add_typer(customers.app, name="customers")
 app.add_typer(demo.app, name="demo")
+app.add_typer(access.users_app, name="user")
+app.add_typer(access.keys_app, name="apikey")
 app.command("stats")(customers.stats)
 app.command("serve")(serving.serve)
 

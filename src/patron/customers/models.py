@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+import patron.access.models  # noqa: F401 - registers ``users``, which account_manager_id refers to
 from patron.db import Base, utcnow
 from patron.sqltypes import Money, Quantity, UTCDateTime
 
@@ -62,8 +63,10 @@ class Customer(Base):
     time_zone: Mapped[str | None] = mapped_column(String(64))
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acquisition_channel: Mapped[str | None] = mapped_column(String(64))
-    # The staff user who looks after this customer; the users table arrives with the web shell.
-    account_manager_id: Mapped[int | None] = mapped_column(Integer)
+    # The staff user who looks after this customer (see patron.access).
+    account_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

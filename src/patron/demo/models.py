@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
+import patron.customers.models  # noqa: F401 - registers ``customers``, which the truth refers to
 from patron.db import Base
 from patron.sqltypes import UTCDateTime
 

@@ -1,0 +1,1 @@
+"""Who may do what: staff users with roles, API keys with scopes, and the permission table."""

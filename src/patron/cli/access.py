@@ -1,0 +1,199 @@
+"""``patron user`` and ``patron apikey``: staff accounts and the keys machines sign in with.
+
+Passwords are read with a hidden prompt (twice) or, for scripts, from standard input; they
+never appear on the command line, where other users of the machine could see them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import typer
+
+from patron.access.permissions import API_KEY_SCOPES, ROLES
+from patron.cli.output import JSON_OPTION, print_json, runtime
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+users_app = typer.Typer(help="Staff users: create, set a password, list.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for machines: create, list, revoke.", no_args_is_help=True)
+
+PASSWORD_STDIN = typer.Option(
+    False,
+    "--password-stdin",
+    help="Read the password from standard input (for scripts) instead of prompting.",
+)
+
+
+@users_app.command("create")
+def create_user(
+    email: str = typer.Argument(..., help="E-mail address; the user signs in with it."),
+    role: str = typer.Option(..., "--role", help=f"One of: {', '.join(ROLES)}."),
+    name: str | None = typer.Option(None, "--name", help="Full name, as shown to colleagues."),
+    language: str | None = typer.Option(None, "--language", help="de or en."),
+    password_stdin: bool = PASSWORD_STDIN,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Create a user with a role; asks for the password (at least 12 characters)."""
+    from patron.access import service
+    from patron.access.permissions import check_role
+
+    check_role(role)  # before the password prompt, so a typo costs no typing
+    password = _read_password(password_stdin)
+    user = _run(
+        lambda session: service.create_user(
+            session, email=email, password=password, role=role, name=name, language=language
+        )
+    )
+    if json_output:
+        print_json(user)
+    else:
+        _console().print(f"Created user [bold]{user.email}[/] ({user.role}), number {user.id}.")
+
+
+@users_app.command("set-password")
+def set_password(
+    email: str = typer.Argument(..., help="E-mail address of the user."),
+    password_stdin: bool = PASSWORD_STDIN,
+) -> None:
+    """Set a new password for a user (this also lifts a lock after failed sign-ins)."""
+    from patron.access import service
+
+    password = _read_password(password_stdin)
+    user = _run(lambda session: service.set_password(session, email=email, password=password))
+    _console().print(f"New password set for [bold]{user.email}[/].")
+
+
+@users_app.command("list")
+def list_users(json_output: bool = JSON_OPTION) -> None:
+    """List every user with role, language and last sign-in."""
+    from patron.access import service
+
+    found = _run(service.list_users)
+    if json_output:
+        print_json(found)
+        return
+    table = _table("Users", "#", "e-mail", "name", "role", "language", "active", "last sign-in")
+    for user in found.data:
+        table.add_row(
+            str(user.id),
+            user.email,
+            user.name or "",
+            user.role,
+            user.language or "",
+            "yes" if user.active else "no",
+            _when(user.last_sign_in_at),
+        )
+    _console().print(table)
+
+
+@keys_app.command("create")
+def create_key(
+    name: str = typer.Option(..., "--name", help="Who or what uses the key, e.g. 'web shop'."),
+    scopes: str = typer.Option(
+        ...,
+        "--scopes",
+        help=f"Comma-separated permissions; allowed: {', '.join(sorted(API_KEY_SCOPES))}.",
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Create an API key and print its token, once: Patron keeps only a hash of it."""
+    from patron.access import service
+    from patron.access.schemas import ApiKeyCreated
+
+    key, token = _run(
+        lambda session: service.create_api_key(session, name=name, scopes=scopes.split(","))
+    )
+    warning = "Copy the token now: it will not be shown again (Patron stores only its hash)."
+    if json_output:
+        print_json(ApiKeyCreated(key=key, token=token))
+    else:
+        console = _console()
+        console.print(f"Created API key [bold]{key.name}[/] (prefix {key.prefix}) with scopes:")
+        console.print("  " + ", ".join(key.scopes))
+        typer.echo(token)
+    _console(stderr=True).print(f"[bold yellow]warning[/] {warning}")
+
+
+@keys_app.command("list")
+def list_keys(json_output: bool = JSON_OPTION) -> None:
+    """List API keys by prefix, with scopes, last use and revocation (never their secrets)."""
+    from patron.access import service
+
+    found = _run(service.list_api_keys)
+    if json_output:
+        print_json(found)
+        return
+    table = _table("API keys", "prefix", "name", "scopes", "created", "last used", "revoked")
+    for key in found.data:
+        table.add_row(
+            key.prefix,
+            key.name,
+            ", ".join(key.scopes),
+            _when(key.created_at),
+            _when(key.last_used_at),
+            _when(key.revoked_at),
+        )
+    _console().print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    prefix: str = typer.Argument(..., help="The key's prefix, as `patron apikey list` shows it."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Revoke an API key for good: requests with its token are refused from now on."""
+    from patron.access import service
+    from patron.db import utcnow
+
+    key = _run(lambda session: service.revoke_api_key(session, prefix=prefix, now=utcnow()))
+    if json_output:
+        print_json(key)
+    else:
+        _console().print(f"Revoked API key [bold]{key.name}[/] (prefix {key.prefix}).")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def _run(work: Callable[[Session], T]) -> T:
+    """Run one use case on a fresh session (the service commits its own writes)."""
+    rt = runtime()
+    try:
+        with rt.sessions()() as session:
+            return work(session)
+    finally:
+        if "engine" in vars(rt):  # built (cached) only once settings loaded
+            rt.engine.dispose()
+
+
+def _when(value: object) -> str:
+    from datetime import datetime
+
+    return f"{value:%Y-%m-%d %H:%M} UTC" if isinstance(value, datetime) else ""
+
+
+def _console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, stderr=stderr)
+
+
+def _table(title: str, *columns: str) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", title_style="bold")
+    for column in columns:
+        table.add_column(column, justify="right" if column == "#" else "left")
+    return table
