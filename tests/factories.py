@@ -126,3 +126,12 @@ def consent(session: Session, customer: Customer, **fields: Any) -> Consent:
         "recorded_at": T0,
     }
     return _add(session, Consent(customer_id=customer.id, **(values | fields)))
+
+
+def api_token(session: Session, *scopes: str, name: str = "test") -> str:
+    """The token of a new API key with these scopes (created through the access service, which
+    commits: call it outside the test's own transaction)."""
+    from patron.access import service as access
+
+    _key, token = access.create_api_key(session, name=name, scopes=list(scopes))
+    return token

@@ -62,3 +62,10 @@ class Unauthenticated(PatronError):
 class TooManyAttempts(PatronError):
     code = "auth.locked"
     status = 429
+
+
+class Forbidden(PatronError):
+    """Credentials that prove who asks, but not a right to what is asked."""
+
+    code = "auth.forbidden"
+    status = 403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from patron.access import service as access
 from patron.cli import app, serving
-from patron.db import make_engine
+from patron.db import make_engine, utcnow
 from patron.demo.models import DemoRun
 from patron.errors import PatronError
 
@@ -68,6 +70,43 @@ def test_demo_generates_once_then_reuses_and_serves(
     engine = make_engine(cli_env)
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(DemoRun)) == 1
+    engine.dispose()
+
+
+def test_demo_prints_a_working_api_key_on_every_start(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serving, "run_server", lambda settings, *, host, port: print("SERVING"))
+    arguments = ["demo", "--customers", "300", "--seed", "4", "--port", "8123"]
+    curl = re.compile(
+        r'curl -H "Authorization: Bearer (pk_\S+)" http://localhost:8123/api/v1/customers'
+    )
+    tokens = []
+    for _start in range(2):
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 0, result.output
+        found = curl.search(result.stdout)
+        assert found is not None, result.stdout
+        assert found.start() < result.stdout.index("SERVING")  # shown before the server runs
+        tokens.append(found[1])
+    first, second = tokens
+    assert first != second
+    engine = make_engine(cli_env)
+    with Session(engine) as session:
+        assert access.verify_api_key(session, token=second, now=utcnow()) == {"customers:read"}
+        with pytest.raises(PatronError) as revoked:  # the earlier start's key is revoked
+            access.verify_api_key(session, token=first, now=utcnow())
+        assert revoked.value.code == "auth.invalid_key"
+        demo_keys = [key for key in access.list_api_keys(session).data if key.name == "demo"]
+        assert [key.revoked_at is None for key in demo_keys] == [False, True]
+    engine.dispose()
+
+
+def test_generate_creates_no_api_key(cli_env: str) -> None:
+    assert runner.invoke(app, [*GENERATE, "--json"]).exit_code == 0
+    engine = make_engine(cli_env)
+    with Session(engine) as session:
+        assert access.list_api_keys(session).count == 0
     engine.dispose()
 
 

@@ -20,8 +20,13 @@ from patron.web.app import create_app
 
 @pytest.fixture
 def client(engine: Engine, database_url: str) -> Iterator[TestClient]:
+    """A client that sends an API key allowed to read customers."""
     settings = load_settings(database_url=database_url, environment="test")
-    with TestClient(create_app(settings, engine=engine)) as client:
+    with session_factory(engine)() as session:
+        token = make.api_token(session, "customers:read")
+    with TestClient(
+        create_app(settings, engine=engine), headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         yield client
 
 

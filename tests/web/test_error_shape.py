@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+import factories as make
 from patron.config import load_settings
+from patron.db import session_factory
 from patron.errors import ConfigError, ImportFailed, PatronError
 from patron.web.app import create_app
 
@@ -38,8 +40,12 @@ def app(sqlite_engine: Engine, sqlite_url: str) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as client:
+def client(app: FastAPI, sqlite_engine: Engine) -> Iterator[TestClient]:
+    """A client that sends an API key allowed to read customers."""
+    with session_factory(sqlite_engine)() as session:
+        token = make.api_token(session, "customers:read")
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as client:
         yield client
 
 
@@ -84,6 +90,22 @@ def test_request_validation_error(client: TestClient) -> None:
     (problem,) = error["details"]
     assert problem["location"] == ["query", "per_page"]
     assert set(problem) == {"location", "message", "type"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({"Authorization": ""}, 401, "auth.missing_key"),
+        ({"Authorization": "Bearer pk_nonsense"}, 401, "auth.invalid_key"),
+    ],
+)
+def test_api_key_errors(
+    client: TestClient, headers: dict[str, str], status: int, code: str
+) -> None:
+    response = client.get("/api/v1/stats", headers=headers)
+    assert response.status_code == status
+    assert_error_shape(response.json(), code)
+    assert response.headers["www-authenticate"] == "Bearer"
 
 
 def test_unknown_route(client: TestClient) -> None:

@@ -104,7 +104,13 @@ def demo(
     if summary is None:
         summary = _generate(engine, customers=customers, seed=seed, reset=reset, quiet=False)
     _show(summary)
-    serving.run_server(rt.settings, host=host or rt.settings.host, port=port or rt.settings.port)
+    host, port = host or rt.settings.host, port or rt.settings.port
+    token = service.issue_demo_key(engine)
+    typer.echo(
+        "Call the API with the demo key (customers:read; each start replaces it):\n"
+        f'  curl -H "Authorization: Bearer {token}" {serving.base_url(host, port)}/api/v1/customers'
+    )
+    serving.run_server(rt.settings, host=host, port=port)
 
 
 @app.command("generate")

@@ -23,8 +23,13 @@ def run_server(settings: object, *, host: str, port: int) -> None:
     from patron.web.app import create_app
 
     app = create_app(settings)  # type: ignore[arg-type]
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     typer.secho(
-        f"Patron is running at http://{shown}:{port}/  (Ctrl+C stops it)", fg="green", bold=True
+        f"Patron is running at {base_url(host, port)}/  (Ctrl+C stops it)", fg="green", bold=True
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def base_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches the server, without a trailing slash."""
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    return f"http://{shown}:{port}"

@@ -13,12 +13,16 @@ from patron.customers.schemas import (
     CustomersPublic,
     StoreStats,
 )
-from patron.web.deps import SessionDep
+from patron.web.deps import SessionDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
+# The counts are the store's size, not analytics (scores, segments, reports): whoever may list
+# customers sees their count anyway, so they need no more than customers:read.
+READ = require("customers:read")
 
-@router.get("/customers", response_model=CustomersPublic)
+
+@router.get("/customers", response_model=CustomersPublic, dependencies=[READ])
 def list_customers(
     session: SessionDep,
     search: Annotated[
@@ -35,7 +39,7 @@ def list_customers(
     )
 
 
-@router.get("/customers/{key}", response_model=Customer360Public)
+@router.get("/customers/{key}", response_model=Customer360Public, dependencies=[READ])
 def show_customer(
     session: SessionDep,
     key: Annotated[str, Path(description="The external id, or Patron's number for the customer.")],
@@ -45,7 +49,7 @@ def show_customer(
     return service.customer_360(session, customer_id=customer.id)
 
 
-@router.get("/stats", response_model=StoreStats)
+@router.get("/stats", response_model=StoreStats, dependencies=[READ])
 def stats(session: SessionDep) -> StoreStats:
     """Row counts of the knowledge store."""
     return service.store_stats(session)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text
 
+from patron.access import service as access
 from patron.customers.models import (
     Consent,
     Customer,
@@ -24,7 +25,7 @@ from patron.customers.models import (
     Product,
     Return,
 )
-from patron.db import Base, utcnow
+from patron.db import Base, session_factory, utcnow
 from patron.demo import bulk, rows
 from patron.demo.bulk import Progress
 from patron.demo.defaults import DEFAULT_CUSTOMERS, DEFAULT_SEED
@@ -33,6 +34,8 @@ from patron.demo.shop import Shop, simulate_shop
 from patron.errors import PatronError
 
 BATCH_ROWS = 20_000
+DEMO_KEY_NAME = "demo"
+DEMO_KEY_SCOPES = ("customers:read",)
 # Children before parents, so deleting never trips a foreign key.
 STORE_TABLES: tuple[type[Base], ...] = (
     DemoCustomerTruth,
@@ -213,3 +216,20 @@ def find_run(engine: Engine, *, customers: int, seed: int) -> DemoSummary | None
         if run is None:
             return None
         return _summary(connection, run_id=run.id, seed=run.seed, seconds=0.0, reused=True)
+
+
+def issue_demo_key(engine: Engine) -> str:
+    """A fresh token of the demo's API key (``customers:read``), to show when the demo starts.
+
+    A token exists only when its key is made, so an active "demo" key of an earlier start is
+    revoked and a new one created: the token printed is always one that works.
+    """
+    now = utcnow()
+    with session_factory(engine)() as session:
+        for key in access.list_api_keys(session).data:
+            if key.name == DEMO_KEY_NAME and key.revoked_at is None:
+                access.revoke_api_key(session, prefix=key.prefix, now=now)
+        _key, token = access.create_api_key(
+            session, name=DEMO_KEY_NAME, scopes=list(DEMO_KEY_SCOPES)
+        )
+    return token

@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -22,9 +22,11 @@ from patron.config import Settings
 from patron.customers import api as customers_api
 from patron.db import make_engine, session_factory
 from patron.web import errors
+from patron.web.deps import public
 
 AREA_ROUTERS: tuple[APIRouter, ...] = (customers_api.router,)
 DOCS_ASSETS = "/docs/assets"
+OPENAPI_URL = "/openapi.json"
 
 DESCRIPTION = (
     "Patron's JSON API: the customer knowledge store. Every error has the shape "
@@ -57,6 +59,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         lifespan=_lifespan(engine, dispose=owns_engine),
         docs_url=None,  # FastAPI's own pages load Swagger UI from a CDN; ours work offline
         redoc_url=None,
+        openapi_url=None,  # served by our own route below, which declares itself public
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -70,16 +73,23 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
 
 def _mount_docs(app: FastAPI) -> None:
-    """Interactive API docs at ``/docs``, with Swagger UI served from its Python package."""
+    """Interactive API docs at ``/docs``, with Swagger UI served from its Python package.
+
+    The mounted assets are static files, public like the pages that use them.
+    """
     from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
     app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get(OPENAPI_URL, include_in_schema=False, dependencies=[public()])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[public()])
     def docs(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}",
+            openapi_url=f"{root}{OPENAPI_URL}",
             title="Patron API",
             swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
@@ -102,13 +112,13 @@ def _lifespan(
 health_router = APIRouter(tags=["health"])
 
 
-@health_router.get("/", include_in_schema=False)
+@health_router.get("/", include_in_schema=False, dependencies=[public()])
 def home() -> RedirectResponse:
     """Until the dashboard arrives, the front door leads to the API documentation."""
     return RedirectResponse("/docs")
 
 
-@health_router.get("/health", response_model=HealthPublic)
+@health_router.get("/health", response_model=HealthPublic, dependencies=[public()])
 def health(request: Request, response: Response) -> HealthPublic:
     """Whether the app can serve: the database answers and its schema is current (else 503)."""
     try:

@@ -34,7 +34,9 @@ def error_response(
 
 async def _patron_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PatronError)
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    # A 401 names the scheme that would succeed (RFC 9110): an API key as a Bearer token.
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers=headers)
 
 
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,168 @@
+"""Every route says who may call it, and the API keeps to what it says.
+
+Walks every route ``create_app`` registers: each must declare exactly one of ``require(p)`` or
+``public()`` (mounts are public only by the allow-list below). Then calls every API route with
+no key, a bogus key, a revoked key and a key for each single scope (and one with none): only a
+key holding the route's permission gets through.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+from starlette.routing import Mount
+
+import factories as make
+from patron.access import service as access
+from patron.access.models import ApiKey
+from patron.access.permissions import API_KEY_SCOPES
+from patron.config import load_settings
+from patron.db import session_factory, utcnow
+from patron.web.app import create_app
+from patron.web.deps import route_access
+
+# Mounted sub-apps cannot carry a route dependency; these are public on purpose.
+PUBLIC_MOUNTS = {"/docs/assets": "Swagger UI's static files, which /docs loads"}
+PUBLIC_PATHS = {"/", "/health", "/docs", "/openapi.json"}
+# What each API route needs (the README's table says the same): a change is a decision.
+API_PERMISSIONS = {
+    "/api/v1/customers": "customers:read",
+    "/api/v1/customers/{key}": "customers:read",
+    "/api/v1/stats": "customers:read",
+}
+BOGUS = "pk_00000000_" + "x" * 43
+
+
+@pytest.fixture
+def app(engine: Engine, database_url: str) -> FastAPI:
+    return create_app(load_settings(database_url=database_url, environment="test"), engine=engine)
+
+
+@pytest.fixture
+def sqlite_app(sqlite_engine: Engine, sqlite_url: str) -> FastAPI:
+    """For what does not depend on the backend: the routes and the OpenAPI document."""
+    settings = load_settings(database_url=sqlite_url, environment="test")
+    return create_app(settings, engine=sqlite_engine)
+
+
+def _api_routes(app: FastAPI) -> Iterator[tuple[RouteContext, str]]:
+    """(route, permission) for every route that needs a permission."""
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute):
+            declared = route_access(route)  # not exactly one: the test below names the route
+            if len(declared) == 1 and declared[0].permission is not None:
+                yield route, declared[0].permission
+
+
+def _url(route: RouteContext) -> str:
+    """The route's path, each path parameter an id no row has."""
+    assert route.path is not None
+    return re.sub(r"\{[^}]+\}", "no-such-id", route.path)
+
+
+def test_every_route_declares_a_permission_or_is_public(sqlite_app: FastAPI) -> None:
+    app = sqlite_app
+    undeclared: list[str] = []
+    public: set[str | None] = set()
+    for route in iter_route_contexts(app.routes):  # with the routes of included routers
+        kind = type(route.original_route).__name__
+        if isinstance(route.original_route, Mount):
+            if route.path not in PUBLIC_MOUNTS:
+                undeclared.append(f"mount {route.path}: not in PUBLIC_MOUNTS")
+            continue
+        if not isinstance(route.original_route, APIRoute):
+            undeclared.append(f"{kind} {route.path}: neither an APIRoute nor an allowed mount")
+            continue
+        declared = route_access(route)
+        if len(declared) != 1:
+            undeclared.append(f"{sorted(route.methods or ())} {route.path}: declares {declared}")
+        elif declared[0].public:
+            public.add(route.path)
+    assert undeclared == [], "routes without exactly one require(...) or public():\n" + "\n".join(
+        undeclared
+    )
+    assert public == PUBLIC_PATHS  # a new public route is a decision: add it here on purpose
+    assert {route.path: permission for route, permission in _api_routes(app)} == API_PERMISSIONS
+
+
+def test_each_api_route_answers_only_keys_with_its_permission(app: FastAPI, engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with sessions() as session:
+        tokens = {scope: make.api_token(session, scope, name=scope) for scope in API_KEY_SCOPES}
+        tokens["(none)"] = make.api_token(session, "customers:read", name="no scopes")
+        revoked = make.api_token(session, "customers:read", name="revoked")
+    with sessions.begin() as session:  # the service refuses a key without scopes; the DB need not
+        session.execute(update(ApiKey).where(ApiKey.name == "no scopes").values(scopes=[]))
+    with sessions() as session:
+        access.revoke_api_key(session, prefix=revoked.split("_")[1], now=utcnow())
+
+    wrong: list[str] = []
+    routes = list(_api_routes(app))
+    assert routes
+    with TestClient(app) as client:
+        for public_path in ("/health", "/openapi.json", "/docs"):
+            assert client.get(public_path).status_code == 200, public_path
+        for route, permission in routes:
+            for method in sorted(route.methods or ()):
+                url = _url(route)
+                call = f"{method} {url} (needs {permission})"
+                for label, headers, code in (
+                    ("no key", {}, "auth.missing_key"),
+                    ("bogus key", {"Authorization": f"Bearer {BOGUS}"}, "auth.invalid_key"),
+                    ("revoked key", {"X-API-Key": revoked}, "auth.invalid_key"),
+                ):
+                    response = client.request(method, url, headers=headers)
+                    body = response.json()
+                    if (
+                        response.status_code != 401
+                        or body["error"]["code"] != code
+                        or response.headers.get("www-authenticate") != "Bearer"
+                    ):
+                        wrong.append(f"{call} with {label}: {response.status_code} {body}")
+                for scope, token in tokens.items():
+                    # Alternate the two ways of sending a key.
+                    if len(scope) % 2:
+                        headers = {"Authorization": f"Bearer {token}"}
+                    else:
+                        headers = {"X-API-Key": token}
+                    response = client.request(method, url, headers=headers)
+                    allowed = scope == permission
+                    if allowed:
+                        ok = response.status_code < 300 or (
+                            response.status_code == 404
+                            and response.json()["error"]["code"] != "http.not_found"
+                        )
+                    else:
+                        error = response.json().get("error", {})
+                        ok = (
+                            response.status_code == 403
+                            and error.get("code") == "auth.forbidden"
+                            and permission in error.get("message", "")
+                            and error.get("details", {}).get("permission") == permission
+                        )
+                    if not ok:
+                        wrong.append(f"{call} with a {scope} key: {response.status_code}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_openapi_offers_bearer_authorization(sqlite_app: FastAPI) -> None:
+    with TestClient(sqlite_app) as client:
+        spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["apiKeyBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["apiKeyBearer"]["description"],
+    }
+    assert schemes["apiKeyHeader"]["in"] == "header"
+    assert spec["paths"]["/api/v1/customers"]["get"]["security"] == [
+        {"apiKeyBearer": []},
+        {"apiKeyHeader": []},
+    ]
+    assert "security" not in spec["paths"]["/health"]["get"]
