@@ -28,7 +28,10 @@ from patron.web.app import create_app
 from patron.web.deps import route_access
 
 # Mounted sub-apps cannot carry a route dependency; these are public on purpose.
-PUBLIC_MOUNTS = {"/docs/assets": "Swagger UI's static files, which /docs loads"}
+PUBLIC_MOUNTS = {
+    "/docs/assets": "Swagger UI's static files, which /docs loads",
+    "/static": "Patron's own static files (scripts and styles of its pages)",
+}
 PUBLIC_PATHS = {"/", "/health", "/docs", "/openapi.json"}
 # What each API route needs (the README's table says the same): a change is a decision.
 API_PERMISSIONS = {

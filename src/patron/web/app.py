@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -23,9 +23,11 @@ from patron.customers import api as customers_api
 from patron.db import make_engine, session_factory
 from patron.web import errors
 from patron.web.deps import public
+from patron.web.security import SecurityHeaders
 
 AREA_ROUTERS: tuple[APIRouter, ...] = (customers_api.router,)
 DOCS_ASSETS = "/docs/assets"
+STATIC = "/static"
 OPENAPI_URL = "/openapi.json"
 
 DESCRIPTION = (
@@ -65,6 +67,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     errors.install(app)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health_router)
     for router in AREA_ROUTERS:
         app.include_router(router)
@@ -80,6 +83,7 @@ def _mount_docs(app: FastAPI) -> None:
     from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
     app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount(STATIC, StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.get(OPENAPI_URL, include_in_schema=False, dependencies=[public()])
     def openapi() -> JSONResponse:
@@ -87,14 +91,28 @@ def _mount_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False, dependencies=[public()])
     def docs(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=f"{root}{OPENAPI_URL}",
-            title="Patron API",
-            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon-32x32.png",
-        )
+        return HTMLResponse(_docs_page(request.scope.get("root_path", "")))
+
+
+def _docs_page(root: str) -> str:
+    """Swagger UI's page without inline script (its start-up code is static/swagger-init.js)."""
+    assets = f"{root}{DOCS_ASSETS}"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Patron API</title>
+<link rel="stylesheet" href="{assets}/swagger-ui.css">
+<link rel="icon" href="{assets}/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{root}{OPENAPI_URL}"></div>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="{root}{STATIC}/swagger-init.js"></script>
+</body>
+</html>
+"""
 
 
 def _lifespan(
