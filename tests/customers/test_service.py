@@ -264,7 +264,12 @@ def test_bad_sort_and_page_are_refused(sessions: sessionmaker[Session]) -> None:
             service.list_customers(session, sort="email")
         assert caught.value.code == "customers.invalid_sort"
         assert "-created_at" in caught.value.message
-        for page, per_page in [(0, 50), (1, 0), (1, service.MAX_PER_PAGE + 1)]:
+        for page, per_page in [
+            (0, 50),
+            (service.MAX_PAGE + 1, 50),
+            (1, 0),
+            (1, service.MAX_PER_PAGE + 1),
+        ]:
             with pytest.raises(PatronError) as caught:
                 service.list_customers(session, page=page, per_page=per_page)
             assert caught.value.code == "customers.invalid_page"

@@ -13,23 +13,29 @@ from patron.customers.schemas import (
     CustomersPublic,
     StoreStats,
 )
-from patron.web.deps import SessionDep, require
+from patron.web.deps import SessionDep, error_responses, require
 
-router = APIRouter(prefix="/api/v1", tags=["customers"])
+# Every route here needs a key: each may answer 401 and 403 in the error shape.
+router = APIRouter(prefix="/api/v1", tags=["customers"], responses=error_responses(401, 403))
 
 # The counts are the store's size, not analytics (scores, segments, reports): whoever may list
 # customers sees their count anyway, so they need no more than customers:read.
 READ = require("customers:read")
 
 
-@router.get("/customers", response_model=CustomersPublic, dependencies=[READ])
+@router.get(
+    "/customers",
+    response_model=CustomersPublic,
+    dependencies=[READ],
+    responses=error_responses(422),
+)
 def list_customers(
     session: SessionDep,
     search: Annotated[
         str | None,
         Query(max_length=200, description="Start of a name, e-mail address or external id."),
     ] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=service.MAX_PER_PAGE)] = 50,
     sort: CustomerSort = CustomerSort.name,
 ) -> CustomersPublic:
@@ -39,7 +45,12 @@ def list_customers(
     )
 
 
-@router.get("/customers/{key}", response_model=Customer360Public, dependencies=[READ])
+@router.get(
+    "/customers/{key}",
+    response_model=Customer360Public,
+    dependencies=[READ],
+    responses=error_responses(404, 422),
+)
 def show_customer(
     session: SessionDep,
     key: Annotated[str, Path(description="The external id, or Patron's number for the customer.")],

@@ -38,6 +38,9 @@ from patron.errors import NotFound, PatronError
 from patron.units import MONEY_SCALE
 
 MAX_PER_PAGE = 500
+# A page number is a 32-bit integer, so the row offset it asks for fits a 64-bit one on both
+# backends (a larger one overflowed SQLite's INTEGER and PostgreSQL's bigint: a 500).
+MAX_PAGE = 2**31 - 1
 _LARGEST_ID = 2**31 - 1  # customers.id is a 32-bit INTEGER on PostgreSQL
 _NO_MONEY = Decimal(0).quantize(Decimal(1).scaleb(-MONEY_SCALE))  # "0.0000", as stored amounts read
 
@@ -179,9 +182,9 @@ def _order_by(sort: str) -> list[ColumnElement[Any]]:
 
 
 def _check_page(page: int, per_page: int) -> None:
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
         raise PatronError(
-            f"page must be 1 or more and per_page between 1 and {MAX_PER_PAGE}",
+            f"page must be between 1 and {MAX_PAGE} and per_page between 1 and {MAX_PER_PAGE}",
             code="customers.invalid_page",
             details={"page": page, "per_page": per_page},
         )

@@ -136,7 +136,14 @@ def home() -> RedirectResponse:
     return RedirectResponse("/docs")
 
 
-@health_router.get("/health", response_model=HealthPublic, dependencies=[public()])
+@health_router.get(
+    "/health",
+    response_model=HealthPublic,
+    dependencies=[public()],
+    responses={
+        503: {"model": HealthPublic, "description": "The database is unreachable or outdated."}
+    },
+)
 def health(request: Request, response: Response) -> HealthPublic:
     """Whether the app can serve: the database answers and its schema is current (else 503)."""
     try:

@@ -12,6 +12,7 @@ walks every route) can find it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -25,6 +26,7 @@ from patron.access.permissions import PERMISSIONS
 from patron.config import Settings
 from patron.db import utcnow
 from patron.errors import Forbidden, Unauthenticated
+from patron.web.errors import ErrorPublic
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -40,6 +42,31 @@ def get_settings(request: Request) -> Settings:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+# --- what a route may answer besides its result ---------------------------------------------
+
+_ERROR_DESCRIPTIONS = {
+    401: "No API key, or an unknown, malformed or revoked one (`auth.missing_key`, "
+    "`auth.invalid_key`).",
+    403: "The API key lacks the permission the endpoint needs (`auth.forbidden`).",
+    422: "The request's parameters are invalid (`request.invalid`).",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=`` for these error statuses, each in the one error shape.
+
+    Routes behind ``require`` answer 401 and 403; routes with parameters 422 (which replaces
+    FastAPI's own, differently shaped, validation error in the OpenAPI document).
+    """
+    return {
+        status: {
+            "model": ErrorPublic,
+            "description": _ERROR_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+        }
+        for status in statuses
+    }
 
 
 # --- who may call a route ----------------------------------------------------------------

@@ -14,11 +14,24 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from patron.errors import PatronError
 
 log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any
+
+
+class ErrorPublic(BaseModel):
+    """Every error's body, ``{"error": {"code", "message", "details"}}``; ``details`` may be null."""
+
+    error: ErrorBody
 
 
 def error_response(
