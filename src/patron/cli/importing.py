@@ -44,15 +44,16 @@ ENCODING = typer.Option(
 def _import(
     kind: str,
     file: Path,
+    *,
     mapping: list[str] | None,
     mapping_file: Path | None,
     skip_invalid: bool,
     errors: Path | None,
-    timezone: str | None,
-    currency: str | None,
-    date_format: str | None,
     encoding: str | None,
     json_output: bool,
+    timezone: str | None = None,
+    currency: str | None = None,
+    date_format: str | None = None,
 ) -> None:
     from patron.customers.importer.layouts import Kind, read_mapping
     from patron.customers.importer.service import ImportOptions, import_file
@@ -131,15 +132,15 @@ def orders(
     _import(
         "orders",
         file,
-        map_,
-        mapping,
-        skip_invalid,
-        errors,
-        timezone,
-        currency,
-        date_format,
-        encoding,
-        json_output,
+        mapping=map_,
+        mapping_file=mapping,
+        skip_invalid=skip_invalid,
+        errors=errors,
+        encoding=encoding,
+        json_output=json_output,
+        timezone=timezone,
+        currency=currency,
+        date_format=date_format,
     )
 
 
@@ -159,15 +160,14 @@ def customers(
     _import(
         "customers",
         file,
-        map_,
-        mapping,
-        skip_invalid,
-        errors,
-        timezone,
-        None,
-        date_format,
-        encoding,
-        json_output,
+        mapping=map_,
+        mapping_file=mapping,
+        skip_invalid=skip_invalid,
+        errors=errors,
+        encoding=encoding,
+        json_output=json_output,
+        timezone=timezone,
+        date_format=date_format,
     )
 
 
@@ -185,13 +185,10 @@ def products(
     _import(
         "products",
         file,
-        map_,
-        mapping,
-        skip_invalid,
-        errors,
-        None,
-        None,
-        None,
-        encoding,
-        json_output,
+        mapping=map_,
+        mapping_file=mapping,
+        skip_invalid=skip_invalid,
+        errors=errors,
+        encoding=encoding,
+        json_output=json_output,
     )

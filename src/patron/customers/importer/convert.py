@@ -102,7 +102,7 @@ class Converter:
                     for i in rows
                 )
             columns[spec.name] = typed
-        return _keep(Converted(columns, batch.lines, errors), ~bad)
+        return keep_rows(Converted(columns, batch.lines, errors), ~bad)
 
     def _parse(self, item: _Field) -> tuple[pa.Array, list[tuple[np.ndarray, str]]]:
         kind = item.spec.type
@@ -300,14 +300,11 @@ def _rolled_over(raw: pa.Array, parsed: pa.Array, fmt: str) -> np.ndarray:
     return impossible
 
 
-def _keep(converted: Converted, keep: np.ndarray) -> Converted:
+def keep_rows(converted: Converted, keep: np.ndarray) -> Converted:
+    """Only the rows where ``keep`` is true (the same object when all are kept)."""
     if keep.all():
         return converted
     mask = pa.array(keep)
     converted.columns = {name: array.filter(mask) for name, array in converted.columns.items()}
     converted.lines = converted.lines[keep]
     return converted
-
-
-def keep_rows(converted: Converted, keep: np.ndarray) -> Converted:
-    return _keep(converted, keep)
