@@ -6,12 +6,16 @@ Each helper adds its row to the given session and flushes (so ids exist); the te
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from patron.access.schemas import UserPublic
 
 from patron.customers.models import (
     Consent,
@@ -135,3 +139,36 @@ def api_token(session: Session, *scopes: str, name: str = "test") -> str:
 
     _key, token = access.create_api_key(session, name=name, scopes=list(scopes))
     return token
+
+
+PASSWORD = "correct horse battery staple"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def user(
+    session: Session, role: str = "admin", *, email: str | None = None, **fields: Any
+) -> UserPublic:
+    """A new active user (password ``PASSWORD``) through the access service, which commits."""
+    from patron.access import service as access
+
+    address = email or f"{role}-{next(_serial)}@example.com"
+    return access.create_user(
+        session, email=address, password=fields.pop("password", PASSWORD), role=role, **fields
+    )
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = _CSRF.search(html)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found[1]
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Any:
+    """Sign ``client`` in through the sign-in form, as a browser would; the final response."""
+    form = client.get("/sign-in")
+    assert form.status_code == 200, form.text
+    return client.post(
+        "/sign-in",
+        data={"email": email, "password": password, "csrf_token": csrf_token(form.text)},
+    )

@@ -182,7 +182,12 @@ def test_health_is_503_when_the_schema_falls_behind(sqlite_engine: Engine, sqlit
     assert response.json()["schema_revision"] == "0000"
 
 
-def test_the_front_door_leads_to_the_api_docs(client: TestClient) -> None:
+def test_the_front_door_leads_to_the_overview_and_from_there_to_sign_in(
+    client: TestClient,
+) -> None:
     response = client.get("/", follow_redirects=False)
-    assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/docs"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/overview"
+    response = client.get("/overview", headers={"accept": "text/html"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=%2Foverview"

@@ -1,10 +1,10 @@
-"""Tables of staff users and API keys. Neither ever stores a secret, only its hash."""
+"""Tables of staff users, their sign-in sessions and API keys. None stores a secret, only its hash."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.access.permissions import ROLES
@@ -50,3 +50,22 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SignInSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored here.
+
+    ``csrf_token`` is the session's secret for forms: every state-changing form carries it.
+    A session ends at sign-out, after ``IDLE_TIMEOUT`` without a request, at ``expires_at``,
+    and when the user's password is set anew.
+    """
+
+    __tablename__ = "sign_in_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

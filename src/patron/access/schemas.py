@@ -52,3 +52,10 @@ class ApiKeyCreated(BaseModel):
 
     key: ApiKeyPublic
     token: str
+
+
+class SignedIn(BaseModel):
+    """A live sign-in session: who is signed in, and the secret their forms must carry."""
+
+    user: UserPublic
+    csrf_token: str

@@ -12,12 +12,12 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.access import passwords
-from patron.access.models import LANGUAGES, ApiKey, User
+from patron.access.models import LANGUAGES, ApiKey, SignInSession, User
 from patron.access.permissions import check_role, check_scopes
 from patron.access.schemas import ApiKeyPublic, ApiKeysPublic, UserPublic, UsersPublic
 from patron.errors import Conflict, NotFound, PatronError, TooManyAttempts, Unauthenticated
@@ -73,6 +73,18 @@ def set_password(session: Session, *, email: str, password: str) -> UserPublic:
     user.password_hash = passwords.hash_password(password)
     user.failed_sign_ins = 0
     user.locked_until = None
+    # A new password signs the user out everywhere: whoever knew the old one is out too.
+    session.execute(delete(SignInSession).where(SignInSession.user_id == user.id))
+    session.commit()
+    return UserPublic.model_validate(user)
+
+
+def set_language(session: Session, *, user_id: int, language: str | None) -> UserPublic:
+    """The user's language for the web app; ``None`` follows the browser's Accept-Language."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user with the id {user_id}", code="users.not_found")
+    user.language = _check_language(language)
     session.commit()
     return UserPublic.model_validate(user)
 

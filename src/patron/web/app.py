@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -20,12 +20,24 @@ from sqlalchemy.exc import SQLAlchemyError
 from patron import __version__, schema
 from patron.config import Settings
 from patron.customers import api as customers_api
+from patron.customers import pages as customers_pages
+from patron.dashboard import pages as dashboard_pages
 from patron.db import make_engine, session_factory
-from patron.web import errors
+from patron.web import errors, vendor
+from patron.web import pages as shell_pages
 from patron.web.deps import public
+from patron.web.rendering import NavItem, Pages
 from patron.web.security import SecurityHeaders
 
-AREA_ROUTERS: tuple[APIRouter, ...] = (customers_api.router,)
+# What each area contributes: its routers (JSON API and pages), its templates, its menu entries.
+AREA_ROUTERS: tuple[APIRouter, ...] = (
+    customers_api.router,
+    dashboard_pages.router,
+    customers_pages.router,
+)
+AREA_TEMPLATES: tuple[Path, ...] = (dashboard_pages.TEMPLATES, customers_pages.TEMPLATES)
+AREA_NAV: tuple[NavItem, ...] = (*dashboard_pages.NAV, *customers_pages.NAV)
+VENDOR = "/vendor"
 DOCS_ASSETS = "/docs/assets"
 STATIC = "/static"
 OPENAPI_URL = "/openapi.json"
@@ -66,9 +78,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.pages = Pages(settings, AREA_TEMPLATES, AREA_NAV)
     errors.install(app)
     app.add_middleware(SecurityHeaders)
     app.include_router(health_router)
+    app.include_router(shell_pages.router)
+    app.include_router(vendor_router)
     for router in AREA_ROUTERS:
         app.include_router(router)
     _mount_docs(app)
@@ -120,6 +135,7 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        vendor.warm_up()
         yield
         if dispose:
             engine.dispose()
@@ -128,12 +144,17 @@ def _lifespan(
 
 
 health_router = APIRouter(tags=["health"])
+vendor_router = APIRouter(prefix=VENDOR, include_in_schema=False)
 
 
-@health_router.get("/", include_in_schema=False, dependencies=[public()])
-def home() -> RedirectResponse:
-    """Until the dashboard arrives, the front door leads to the API documentation."""
-    return RedirectResponse("/docs")
+@vendor_router.get("/vega.js", dependencies=[public()])
+def vega_script(request: Request) -> Response:
+    """Vega, Vega-Lite and Vega-Embed in one script, from the vl-convert package."""
+    etag = f'"{vendor.vega_etag()}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(vendor.vega_bundle(), media_type="text/javascript", headers=headers)
 
 
 @health_router.get(

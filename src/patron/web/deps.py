@@ -3,30 +3,36 @@
 The session factory and the settings come from ``app.state``, where ``create_app`` (the one
 composition root) put them; nothing here builds an engine or reads the environment.
 
-Every route declares who may call it, with exactly one of two dependencies: ``require(p)``
-(an API key whose scopes include the permission ``p``) or ``public()`` (anyone). The declaration
-is an ``Access`` object in the route's dependencies, so ``route_access`` (and the test that
-walks every route) can find it.
+Every route declares who may call it, with exactly one of three dependencies: ``require(p)``
+(an API key whose scopes include the permission ``p``), ``page(p)`` (a signed-in user whose
+role grants ``p``) or ``public()`` (anyone). The declaration is an ``Access`` object in the
+route's dependencies, so ``route_access`` (and the test that walks every route for every key
+scope and every role) can find it. Every state-changing page route also depends on ``csrf()``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from patron.access import service as access
-from patron.access.permissions import PERMISSIONS
-from patron.config import Settings
+from patron.access import sign_ins
+from patron.access.permissions import PERMISSIONS, allows
+from patron.access.schemas import SignedIn
+from patron.config import Environment, Settings
 from patron.db import utcnow
 from patron.errors import Forbidden, Unauthenticated
-from patron.web.errors import ErrorPublic
+from patron.web.errors import ErrorPublic, SignInRequired
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -89,7 +95,12 @@ ApiKeyHeaderDep = Annotated[str | None, Security(_api_key_header)]
 
 
 class Access:
-    """A route's declared access: ``permission`` is needed, or ``None`` for a public route."""
+    """A route's declared access: ``permission`` is needed, or ``None`` for a public route.
+
+    ``page`` tells how: a signed-in user's role (pages) or an API key's scopes (the API).
+    """
+
+    page = False
 
     def __init__(self, permission: str | None) -> None:
         if permission is not None and permission not in PERMISSIONS:
@@ -98,10 +109,14 @@ class Access:
 
     @property
     def public(self) -> bool:
-        return self.permission is None
+        return self.permission is None and not self.page
 
     def __repr__(self) -> str:
-        return "public()" if self.public else f"require({self.permission!r})"
+        if self.public:
+            return "public()"
+        if self.permission is None:
+            return "signed_in()"
+        return f"{'page' if self.page else 'require'}({self.permission!r})"
 
 
 class Public(Access):
@@ -151,6 +166,130 @@ def require(permission: str) -> Any:
 def public() -> Any:
     """A route dependency that declares the route open to anyone, on purpose."""
     return Depends(Public())
+
+
+# --- pages: signed-in users ---------------------------------------------------------------
+
+SESSION_COOKIE = "patron_session"
+PRESESSION_COOKIE = "patron_presession"
+SIGN_IN_PATH = "/sign-in"
+
+
+def current_sign_in(request: Request, session: Session) -> SignedIn | None:
+    """The request's live sign-in session (resumed from its cookie once per request), or None."""
+    if not hasattr(request.state, "signed_in"):
+        token = request.cookies.get(SESSION_COOKIE)
+        request.state.signed_in = (
+            sign_ins.resume(session, token=token, now=utcnow()) if token else None
+        )
+    signed_in: SignedIn | None = request.state.signed_in
+    return signed_in
+
+
+class RequirePage(Access):
+    """A signed-in user whose role grants ``permission`` (any signed-in user for ``None``)."""
+
+    page = True
+
+    def __call__(self, request: Request, session: SessionDep) -> SignedIn:
+        """The signed-in user, if their role grants this permission."""
+        signed_in = current_sign_in(request, session)
+        if signed_in is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise SignInRequired(target)
+        if self.permission is not None and not allows(signed_in.user.role, self.permission):
+            raise Forbidden(
+                f"your role ({signed_in.user.role}) does not allow this: it needs the "
+                f"permission {self.permission!r}",
+                code="auth.forbidden",
+                details={"permission": self.permission, "role": signed_in.user.role},
+            )
+        return signed_in
+
+
+def page(permission: str) -> Any:
+    """A page route dependency: a signed-in user whose role grants ``permission``.
+
+    Not signed in: the browser is sent to the sign-in page (and back afterwards). Signed in
+    without the permission: a 403 page naming it.
+    """
+    return Depends(RequirePage(permission))
+
+
+def signed_in() -> Any:
+    """A page route dependency: any signed-in user, whatever their role (their own account)."""
+    return Depends(RequirePage(None))
+
+
+def cookie_secure(request: Request, settings: Settings) -> bool:
+    """Cookies are Secure in production, and on any HTTPS request."""
+    return settings.environment is Environment.production or request.url.scheme == "https"
+
+
+def set_cookie(
+    response: Response, request: Request, settings: Settings, name: str, value: str
+) -> None:
+    """An HTTP-only, SameSite=Lax cookie for the whole site, Secure where it can be."""
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request, settings),
+        path="/",
+    )
+
+
+def anonymous_csrf_token(request: Request, settings: Settings, response: Response | None) -> str:
+    """The CSRF token of a browser that is not signed in (the sign-in form's).
+
+    Bound to a random pre-session cookie by an HMAC with the secret key: a forged form from
+    another site cannot know it. A missing cookie is set on ``response``.
+    """
+    presession = request.cookies.get(PRESESSION_COOKIE)
+    if not presession or len(presession) > 128:
+        presession = secrets.token_urlsafe(32)
+        if response is not None:
+            set_cookie(response, request, settings, PRESESSION_COOKIE, presession)
+        request.state.new_presession = presession
+    key = settings.secret_key.encode("utf-8")
+    return hmac.new(key, b"sign-in:" + presession.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class CsrfCheck:
+    """A state-changing form must carry the session's CSRF token and come from this site."""
+
+    async def __call__(self, request: Request, session: SessionDep, settings: SettingsDep) -> None:
+        origin = request.headers.get("origin")
+        if origin and origin != "null" and origin.rstrip("/") != _own_origin(request):
+            raise _csrf_refused("the form was sent from another site")
+        form = await request.form()
+        sent = form.get("csrf_token")
+        signed_in = current_sign_in(request, session)
+        if signed_in is not None:
+            expected = signed_in.csrf_token
+        elif request.cookies.get(PRESESSION_COOKIE):
+            expected = anonymous_csrf_token(request, settings, None)
+        else:
+            expected = ""
+        if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+            raise _csrf_refused("the form's security token is missing or out of date")
+
+
+def _own_origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _csrf_refused(reason: str) -> Forbidden:
+    return Forbidden(
+        f"{reason}; reload the page and send the form again",
+        code="auth.csrf",
+    )
+
+
+def csrf() -> Any:
+    """A dependency of every state-changing page route: see ``CsrfCheck``."""
+    return Depends(CsrfCheck())
 
 
 def route_access(route: APIRoute | RouteContext) -> list[Access]:
