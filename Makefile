@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint fmt bench venv clean
+.PHONY: demo test lint fmt bench venv clean messages
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Patron needs Python 3.11 or newer (set PYTHON=...)")'
@@ -30,6 +30,13 @@ fmt: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n auto --dist loadgroup
+
+# Extract the texts of pages and code, and merge them into the German catalogue (then translate
+# the new entries in src/patron/web/locales/de/LC_MESSAGES/messages.po; a test checks it).
+LOCALES := src/patron/web/locales
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o $(LOCALES)/messages.pot src/patron
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -l de --no-fuzzy-matching --ignore-obsolete
 
 bench: $(STAMP)
 	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from patron.access.schemas import UserPublic
-
 from patron.customers.models import (
     Consent,
     Customer,

@@ -118,3 +118,37 @@ def test_generate_brings_a_new_database_up_to_date(
     result = runner.invoke(app, [*GENERATE, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["customers"] == 300
+
+
+def test_demo_prints_an_admin_sign_in_with_a_new_password_on_every_start(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serving, "run_server", lambda settings, *, host, port: print("SERVING"))
+    arguments = ["demo", "--customers", "300", "--seed", "4", "--port", "8123"]
+    sign_in = re.compile(r"Sign in at http://localhost:8123/ as (\S+) with the password (\S+) ")
+    found = []
+    for _start in range(2):
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 0, result.output
+        match = sign_in.search(result.stdout)
+        assert match is not None, result.stdout
+        found.append((match[1], match[2]))
+    (email, first), (same_email, second) = found
+    assert email == same_email
+    assert first != second
+    engine = make_engine(cli_env)
+    with Session(engine) as session:
+        user = access.authenticate(session, email=email, password=second, now=utcnow())
+        assert user.role == "admin"
+        with pytest.raises(PatronError) as old:  # the earlier start's password no longer works
+            access.authenticate(session, email=email, password=first, now=utcnow())
+        assert old.value.code == "auth.invalid_credentials"
+    engine.dispose()
+
+
+def test_generate_creates_no_user(cli_env: str) -> None:
+    assert runner.invoke(app, [*GENERATE, "--json"]).exit_code == 0
+    engine = make_engine(cli_env)
+    with Session(engine) as session:
+        assert access.list_users(session).count == 0
+    engine.dispose()

@@ -14,7 +14,7 @@ from factories import at
 from patron import __version__, schema
 from patron.config import load_settings
 from patron.db import make_engine, session_factory
-from patron.errors import SchemaOutdated
+from patron.errors import ConfigError, SchemaOutdated
 from patron.web.app import create_app
 
 
@@ -172,7 +172,9 @@ def test_app_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:
 
 
 def test_health_is_503_when_the_schema_falls_behind(sqlite_engine: Engine, sqlite_url: str) -> None:
-    app = create_app(load_settings(database_url=sqlite_url), engine=sqlite_engine)
+    app = create_app(
+        load_settings(database_url=sqlite_url, environment="test"), engine=sqlite_engine
+    )
     with sqlite_engine.begin() as connection:
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
     with TestClient(app) as client:
@@ -191,3 +193,15 @@ def test_the_front_door_leads_to_the_overview_and_from_there_to_sign_in(
     response = client.get("/overview", headers={"accept": "text/html"}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/sign-in?next=%2Foverview"
+
+
+def test_the_web_app_refuses_the_default_secret_key_outside_demo_and_test(
+    sqlite_engine: Engine, sqlite_url: str
+) -> None:
+    with pytest.raises(ConfigError, match="PATRON_SECRET_KEY") as refused:
+        create_app(load_settings(database_url=sqlite_url), engine=sqlite_engine)
+    assert refused.value.code == "config.default_secret"
+    own = load_settings(database_url=sqlite_url, secret_key="a secret of our own, long enough")
+    assert create_app(own, engine=sqlite_engine).title == "Patron"
+    demo = load_settings(database_url=sqlite_url, environment="demo")
+    assert create_app(demo, engine=sqlite_engine).title == "Patron"

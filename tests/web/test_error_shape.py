@@ -1,6 +1,8 @@
-"""Pins the one JSON error shape: ``{"error": {"code", "message", "details"}}``, for every failure.
+"""Pins the two error shapes: JSON ``{"error": {"code", "message", "details"}}`` for machines,
+a friendly HTML page for people's browsers on pages.
 
-Integrators parse this; changing it breaks them. (The pattern follows datasette's test of the same
+Integrators parse the JSON; changing it breaks them. The API answers JSON even to a browser;
+pages answer HTML to a client that accepts it. (The pattern follows datasette's test of the same
 name.)
 """
 
@@ -30,7 +32,9 @@ RAISED: dict[str, PatronError | Exception] = {
 
 @pytest.fixture
 def app(sqlite_engine: Engine, sqlite_url: str) -> FastAPI:
-    app = create_app(load_settings(database_url=sqlite_url), engine=sqlite_engine)
+    app = create_app(
+        load_settings(database_url=sqlite_url, environment="test"), engine=sqlite_engine
+    )
 
     @app.get("/test/raise/{which}")
     def raise_(which: str) -> None:
@@ -127,3 +131,71 @@ def test_unexpected_error_hides_its_internals(client: TestClient) -> None:
     assert response.status_code == 500
     error = assert_error_shape(response.json(), "internal")
     assert "a bug" not in error["message"]
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+FRIENDLY = {
+    403: "You may not see this page",
+    404: "Nothing here",
+    500: "Something went wrong on our side",
+}
+
+
+def assert_error_page(response: Any, status: int, code: str) -> str:
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    page = str(response.text)
+    assert f'data-error-code="{code}"' in page
+    assert f'<p class="error-status">{status}</p>' in page
+    assert FRIENDLY[status] in page
+    return page
+
+
+def test_pages_answer_a_browser_with_html_error_pages(client: TestClient) -> None:
+    assert_error_page(client.get("/no/such/page", headers=HTML), 404, "http.not_found")
+    page = assert_error_page(client.get("/test/raise/crash", headers=HTML), 500, "internal")
+    assert "a bug" not in page
+
+
+def test_the_api_answers_json_even_to_a_browser(client: TestClient) -> None:
+    for path, status, code in (
+        ("/api/v1/customers/nobody", 404, "customers.not_found"),
+        ("/api/v1/no-such-endpoint", 404, "http.not_found"),
+        ("/openapi.json/nothing", 404, "http.not_found"),
+    ):
+        response = client.get(path, headers=HTML)
+        assert response.status_code == status
+        assert_error_shape(response.json(), code)
+
+
+def test_a_page_the_role_does_not_allow_is_a_friendly_403(
+    app: FastAPI, sqlite_engine: Engine
+) -> None:
+    with session_factory(sqlite_engine)() as session:
+        make.user(session, "marketer", email="m@example.com")
+    with TestClient(app) as browser:
+        make.sign_in(browser, "m@example.com")
+        page = assert_error_page(
+            browser.get("/settings/users", headers=HTML), 403, "auth.forbidden"
+        )
+        assert "users:manage" in page
+        # The same refusal to a client that asks for JSON keeps the JSON shape.
+        response = browser.get("/settings/users", headers={"Accept": "application/json"})
+        assert response.status_code == 403
+        assert assert_error_shape(response.json(), "auth.forbidden")["details"] == {
+            "permission": "users:manage",
+            "role": "marketer",
+        }
+
+
+def test_a_page_without_sign_in_sends_a_browser_to_sign_in_and_a_machine_gets_401(
+    client: TestClient,
+) -> None:
+    response = client.get("/customers?search=a", headers=HTML, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=%2Fcustomers%3Fsearch%3Da"
+    response = client.get("/customers", follow_redirects=False)
+    assert response.status_code == 401
+    assert assert_error_shape(response.json(), "auth.sign_in_required")["details"] == {
+        "next": "/customers"
+    }

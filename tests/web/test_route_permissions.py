@@ -1,15 +1,18 @@
-"""Every route says who may call it, and the API keeps to what it says.
+"""Every route says who may call it, and the API and the pages keep to what they say.
 
-Walks every route ``create_app`` registers: each must declare exactly one of ``require(p)`` or
-``public()`` (mounts are public only by the allow-list below). Then calls every API route with
-no key, a bogus key, a revoked key and a key for each single scope (and one with none): only a
-key holding the route's permission gets through.
+Walks every route ``create_app`` registers: each must declare exactly one of ``require(p)``,
+``page(p)``, ``signed_in()`` or ``public()`` (mounts are public only by the allow-list below).
+Then calls every API route with no key, a bogus key, a revoked key and a key for each single
+scope (and one with none): only a key holding the route's permission gets through. And calls
+every page route signed out and signed in as each role: only roles granted the route's
+permission get through; every state-changing page route checks a CSRF token.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -21,23 +24,42 @@ from starlette.routing import Mount
 import factories as make
 from patron.access import service as access
 from patron.access.models import ApiKey
-from patron.access.permissions import API_KEY_SCOPES
+from patron.access.permissions import API_KEY_SCOPES, ROLES, allows
 from patron.config import load_settings
 from patron.db import session_factory, utcnow
 from patron.web.app import create_app
-from patron.web.deps import route_access
+from patron.web.deps import CsrfCheck, route_access
 
 # Mounted sub-apps cannot carry a route dependency; these are public on purpose.
 PUBLIC_MOUNTS = {
     "/docs/assets": "Swagger UI's static files, which /docs loads",
     "/static": "Patron's own static files (scripts and styles of its pages)",
 }
-PUBLIC_PATHS = {"/", "/health", "/docs", "/openapi.json"}
+PUBLIC_PATHS = {
+    "/",
+    "/health",
+    "/docs",
+    "/openapi.json",
+    "/sign-in",
+    "/sign-out",
+    "/vendor/vega.js",
+}
 # What each API route needs (the README's table says the same): a change is a decision.
 API_PERMISSIONS = {
     "/api/v1/customers": "customers:read",
     "/api/v1/customers/{key}": "customers:read",
     "/api/v1/stats": "customers:read",
+}
+# What each page needs (the README's table says the same); None: any signed-in user.
+PAGE_PERMISSIONS: dict[str, str | None] = {
+    "/overview": "customers:read",
+    "/customers": "customers:read",
+    "/customers/{key}": "customers:read",
+    "/settings": "users:manage",
+    "/settings/users": "users:manage",
+    "/settings/api-keys": "apikeys:manage",
+    "/settings/api-keys/{prefix}/revoke": "apikeys:manage",
+    "/account/language": None,
 }
 BOGUS = "pk_00000000_" + "x" * 43
 
@@ -55,12 +77,34 @@ def sqlite_app(sqlite_engine: Engine, sqlite_url: str) -> FastAPI:
 
 
 def _api_routes(app: FastAPI) -> Iterator[tuple[RouteContext, str]]:
-    """(route, permission) for every route that needs a permission."""
+    """(route, permission) for every route that needs an API key."""
     for route in iter_route_contexts(app.routes):
         if isinstance(route.original_route, APIRoute):
             declared = route_access(route)  # not exactly one: the test below names the route
-            if len(declared) == 1 and declared[0].permission is not None:
+            if len(declared) == 1 and declared[0].permission is not None and not declared[0].page:
                 yield route, declared[0].permission
+
+
+def _page_routes(app: FastAPI) -> Iterator[tuple[RouteContext, str | None]]:
+    """(route, permission or None for any signed-in user) for every page behind a sign-in."""
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute):
+            declared = route_access(route)
+            if len(declared) == 1 and declared[0].page:
+                yield route, declared[0].permission
+
+
+def _checks_csrf(route: RouteContext) -> bool:
+    found = False
+
+    def walk(dependant: Any) -> None:
+        nonlocal found
+        for sub in dependant.dependencies:
+            found = found or isinstance(sub.call, CsrfCheck)
+            walk(sub)
+
+    walk(route.dependant)
+    return found
 
 
 def _url(route: RouteContext) -> str:
@@ -92,6 +136,60 @@ def test_every_route_declares_a_permission_or_is_public(sqlite_app: FastAPI) -> 
     )
     assert public == PUBLIC_PATHS  # a new public route is a decision: add it here on purpose
     assert {route.path: permission for route, permission in _api_routes(app)} == API_PERMISSIONS
+    assert {route.path: permission for route, permission in _page_routes(app)} == PAGE_PERMISSIONS
+
+
+def test_every_state_changing_page_route_checks_a_csrf_token(sqlite_app: FastAPI) -> None:
+    unguarded = [
+        f"{sorted(route.methods or ())} {route.path}"
+        for route in iter_route_contexts(sqlite_app.routes)
+        if isinstance(route.original_route, APIRoute)
+        and not (route.path or "").startswith("/api/")
+        and set(route.methods or ()) - {"GET", "HEAD", "OPTIONS"}
+        and not _checks_csrf(route)
+    ]
+    assert unguarded == []
+
+
+def test_each_page_answers_only_roles_with_its_permission(app: FastAPI, engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with sessions() as session:
+        emails = {role: make.user(session, role).email for role in ROLES}
+    routes = list(_page_routes(app))
+    assert routes
+    wrong: list[str] = []
+    html = {"Accept": "text/html"}
+    with TestClient(app, headers=html) as anonymous:
+        for route, _permission in routes:
+            for method in sorted(route.methods or ()):
+                response = anonymous.request(method, _url(route), follow_redirects=False)
+                if response.status_code != 303 or not response.headers["location"].startswith(
+                    "/sign-in?next="
+                ):
+                    wrong.append(f"{method} {route.path} signed out: {response.status_code}")
+    for role, email in emails.items():
+        with TestClient(app, headers=html) as browser:
+            make.sign_in(browser, email)
+            token = make.csrf_token(browser.get("/overview").text)
+            for route, permission in routes:
+                for method in sorted(route.methods or ()):
+                    data = {"csrf_token": token} if method == "POST" else None
+                    response = browser.request(
+                        method, _url(route), data=data, follow_redirects=False
+                    )
+                    allowed = permission is None or allows(role, permission)
+                    refused = response.status_code == 403 and (
+                        'data-error-code="auth.forbidden"' in response.text
+                    )
+                    signed_out = response.status_code == 303 and response.headers[
+                        "location"
+                    ].startswith("/sign-in")
+                    if allowed == refused or signed_out or response.status_code >= 500:
+                        wrong.append(
+                            f"{method} {route.path} as {role} (needs {permission}): "
+                            f"{response.status_code}"
+                        )
+    assert wrong == [], "\n".join(wrong)
 
 
 def test_each_api_route_answers_only_keys_with_its_permission(app: FastAPI, engine: Engine) -> None:

@@ -61,7 +61,7 @@ def resume(session: Session, *, token: str, now: datetime) -> SignedIn | None:
     if found is None:
         session.rollback()
         return None
-    row, user = found.tuple()
+    row, user = found
     if not user.active or now >= row.expires_at or now - row.last_seen_at >= IDLE_TIMEOUT:
         session.delete(row)
         session.commit()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from patron.cli.output import JSON_OPTION, print_json, runtime
+from patron.config import Environment
 from patron.demo.defaults import DEFAULT_CUSTOMERS, DEFAULT_SEED
 
 if TYPE_CHECKING:
@@ -106,11 +107,19 @@ def demo(
     _show(summary)
     host, port = host or rt.settings.host, port or rt.settings.port
     token = service.issue_demo_key(engine)
+    email, password = service.issue_demo_admin(engine)
+    url = serving.base_url(host, port)
     typer.echo(
+        f"Sign in at {url}/ as {email} with the password {password} "
+        "(a new password at each start).\n"
         "Call the API with the demo key (customers:read; each start replaces it):\n"
-        f'  curl -H "Authorization: Bearer {token}" {serving.base_url(host, port)}/api/v1/customers'
+        f'  curl -H "Authorization: Bearer {token}" {url}/api/v1/customers'
     )
-    serving.run_server(rt.settings, host=host, port=port)
+    # The demo is the one place the web app runs on the default secret key.
+    settings = rt.settings
+    if settings.environment is Environment.development:
+        settings = settings.model_copy(update={"environment": Environment.demo})
+    serving.run_server(settings, host=host, port=port)
 
 
 @app.command("generate")

@@ -8,6 +8,7 @@ them afterwards.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from patron.errors import PatronError
 BATCH_ROWS = 20_000
 DEMO_KEY_NAME = "demo"
 DEMO_KEY_SCOPES = ("customers:read",)
+DEMO_ADMIN_EMAIL = "admin@demo.example"
 # Children before parents, so deleting never trips a foreign key.
 STORE_TABLES: tuple[type[Base], ...] = (
     DemoCustomerTruth,
@@ -233,3 +235,26 @@ def issue_demo_key(engine: Engine) -> str:
             session, name=DEMO_KEY_NAME, scopes=list(DEMO_KEY_SCOPES)
         )
     return token
+
+
+def issue_demo_admin(engine: Engine) -> tuple[str, str]:
+    """The demo administrator's e-mail address and a password made for this start.
+
+    Patron has no default credentials: each demo start sets a new random password (creating
+    the user the first time) and prints it, so a demo store left running elsewhere is not
+    open to a password anyone could read in the source.
+    """
+    password = secrets.token_urlsafe(12)
+    with session_factory(engine)() as session:
+        known = {user.email for user in access.list_users(session).data}
+        if DEMO_ADMIN_EMAIL in known:
+            access.set_password(session, email=DEMO_ADMIN_EMAIL, password=password)
+        else:
+            access.create_user(
+                session,
+                email=DEMO_ADMIN_EMAIL,
+                password=password,
+                role="admin",
+                name="Demo Admin",
+            )
+    return DEMO_ADMIN_EMAIL, password

@@ -18,11 +18,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from patron import __version__, schema
-from patron.config import Settings
+from patron.access import pages as access_pages
+from patron.config import DEFAULT_SECRET_KEY, Environment, Settings
 from patron.customers import api as customers_api
 from patron.customers import pages as customers_pages
 from patron.dashboard import pages as dashboard_pages
 from patron.db import make_engine, session_factory
+from patron.errors import ConfigError
 from patron.web import errors, vendor
 from patron.web import pages as shell_pages
 from patron.web.deps import public
@@ -34,9 +36,14 @@ AREA_ROUTERS: tuple[APIRouter, ...] = (
     customers_api.router,
     dashboard_pages.router,
     customers_pages.router,
+    access_pages.router,
 )
-AREA_TEMPLATES: tuple[Path, ...] = (dashboard_pages.TEMPLATES, customers_pages.TEMPLATES)
-AREA_NAV: tuple[NavItem, ...] = (*dashboard_pages.NAV, *customers_pages.NAV)
+AREA_TEMPLATES: tuple[Path, ...] = (
+    dashboard_pages.TEMPLATES,
+    customers_pages.TEMPLATES,
+    access_pages.TEMPLATES,
+)
+AREA_NAV: tuple[NavItem, ...] = (*dashboard_pages.NAV, *customers_pages.NAV, *access_pages.NAV)
 VENDOR = "/vendor"
 DOCS_ASSETS = "/docs/assets"
 STATIC = "/static"
@@ -58,6 +65,7 @@ class HealthPublic(BaseModel):
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the app on ``settings``; a given ``engine`` is used instead, and left open."""
+    _refuse_default_secret(settings)
     owns_engine = engine is None
     engine = make_engine(settings.database_url) if engine is None else engine
     try:
@@ -88,6 +96,22 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.include_router(router)
     _mount_docs(app)
     return app
+
+
+def _refuse_default_secret(settings: Settings) -> None:
+    """The web app keys sign-in forms with the secret: a default one is allowed only in a demo
+    or a test, never where real customers' data is served."""
+    if settings.secret_key == DEFAULT_SECRET_KEY and settings.environment not in (
+        Environment.demo,
+        Environment.test,
+    ):
+        raise ConfigError(
+            "PATRON_SECRET_KEY is the built-in default; the web app serves real data only with "
+            "a secret of your own, e.g. PATRON_SECRET_KEY=$(python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))') (only `patron demo` runs without one)",
+            code="config.default_secret",
+            details={"variable": "PATRON_SECRET_KEY", "environment": settings.environment.value},
+        )
 
 
 def _mount_docs(app: FastAPI) -> None:

@@ -90,7 +90,10 @@ class Formats:
     def percent(self, value: float | Decimal | None, digits: int = 1) -> str:
         if value is None:
             return "–"
-        pattern = "#,##0" + ("." + "0" * digits if digits else "") + " %"
+        # The locale's own pattern ("#,##0 %" in German, "#,##0%" in English) with decimals.
+        pattern = self.locale.percent_formats[None].pattern
+        if digits:
+            pattern = pattern.replace("0", "0." + "0" * digits, 1)
         return numbers.format_percent(value, format=pattern, locale=self.locale)
 
     def date(self, value: dt.date | dt.datetime | None, form: str = "medium") -> str:
