@@ -107,10 +107,28 @@ def test_sign_in_rotates_the_session_id(
     assert browser.get("/overview", follow_redirects=False).status_code == 303
 
 
-def test_a_planted_session_cookie_is_not_adopted(app: FastAPI, marta: int) -> None:
-    with TestClient(app, headers=HTML, cookies={"patron_session": "planted-by-attacker"}) as client:
-        make.sign_in(client, EMAIL)
-        assert client.cookies["patron_session"] != "planted-by-attacker"
+def test_a_planted_session_cookie_is_not_adopted(
+    app: FastAPI, marta: int, sessions: sessionmaker[Session]
+) -> None:
+    planted = "planted-by-attacker"
+    with TestClient(app, headers=HTML) as client:
+        form = client.get("/sign-in")
+        client.cookies.set("patron_session", planted, domain="testserver.local", path="/")
+        response = client.post(
+            "/sign-in",
+            data={
+                "email": EMAIL,
+                "password": make.PASSWORD,
+                "csrf_token": make.csrf_token(form.text),
+            },
+            follow_redirects=False,
+        )
+    assert response.status_code == 303
+    assert f"patron_session={planted}" in response.request.headers["cookie"]  # it was sent
+    issued = _cookie_header(response, "patron_session").split(";")[0].split("=", 1)[1]
+    assert issued != planted
+    (stored,) = _stored_sessions(sessions)
+    assert stored.token_hash == hashlib.sha256(issued.encode()).hexdigest()
 
 
 def test_wrong_password_shows_one_message_and_five_failures_lock(
@@ -151,8 +169,9 @@ def test_sign_in_form_refuses_a_missing_wrong_or_cross_site_csrf_token(
 def test_signed_in_forms_need_the_sessions_csrf_token(
     browser: TestClient, sessions: sessionmaker[Session], marta: int
 ) -> None:
+    with TestClient(browser.app) as stranger:  # a valid sign-in form token, but not a session's
+        anonymous_token = make.csrf_token(stranger.get("/sign-in").text)
     make.sign_in(browser, EMAIL)
-    anonymous_token = make.csrf_token(browser.get("/sign-in?next=/x").text)
     for data in ({}, {"csrf_token": "nope"}, {"csrf_token": anonymous_token}):
         response = browser.post("/account/language", data={"language": "de", **data})
         assert response.status_code == 403, data

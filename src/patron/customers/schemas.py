@@ -145,3 +145,76 @@ class StoreStats(BaseModel):
     products: int
     interactions: int
     consents: int
+
+
+# --- what the pages show: a page of the list, one customer's overview -----------------------
+
+
+class OrderActivity(BaseModel):
+    """How much one customer has bought: their number of orders and when they last bought."""
+
+    customer_id: int
+    orders: int
+    last_purchase_at: Instant | None
+
+
+class CurrencyRevenue(BaseModel):
+    """A customer's revenue in one currency: sale lines, minus what came back, makes ``net``."""
+
+    currency: str
+    gross: Decimal
+    returned: Decimal
+    net: Decimal
+
+
+class CustomerFigures(BaseModel):
+    """Key figures of one customer. ``returns`` counts return documents, not their lines."""
+
+    orders: int
+    first_purchase_at: Instant | None
+    last_purchase_at: Instant | None
+    returns: int
+    interactions: int
+    revenue: list[CurrencyRevenue]
+
+
+class OrderSummary(BaseModel):
+    """An order as the timeline shows it: its total, how many items, the first product names."""
+
+    id: int
+    external_id: str
+    placed_at: Instant
+    channel: str | None
+    store: str | None
+    currency: str
+    status: str
+    total: Decimal
+    items: Decimal
+    lines: int
+    product_names: list[str]
+
+
+class TimelineEntry(BaseModel):
+    """One event of a customer's history: an order, a returned line or an interaction.
+
+    Exactly one of ``order``, ``returned`` and ``interaction`` is set, as ``kind`` says;
+    ``currency`` is that of a return's amount (its order's, else the customer's usual one).
+    """
+
+    kind: str  # "order", "return" or "interaction"
+    at: Instant
+    order: OrderSummary | None = None
+    returned: ReturnPublic | None = None
+    interaction: InteractionPublic | None = None
+    currency: str | None = None
+
+
+class CustomerOverview(BaseModel):
+    """What the customer 360 page shows: the newest ``timeline`` entries of ``timeline_total``."""
+
+    profile: CustomerPublic
+    account_manager: str | None
+    consent: list[ConsentState]
+    figures: CustomerFigures
+    timeline: list[TimelineEntry]
+    timeline_total: int

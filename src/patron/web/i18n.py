@@ -11,7 +11,7 @@ import datetime as dt
 import io
 from collections.abc import Callable
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ LANGUAGES = ("en", "de")
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
 LOCALES_DIR = Path(__file__).parent / "locales"
+_CACHED = 8192  # formatted values remembered per language (a few hundred kB at most)
 
 
 def N_(message: str) -> str:
@@ -75,17 +76,29 @@ class Formats:
         self.locale = Locale.parse(language)
         self.timezone = timezone
         self.currency = currency
+        # Babel parses its patterns on every call; a page of 50 customers formats about 150
+        # values, most of them seen before (there are only so many days and counts), so each
+        # instance remembers what it formatted. Keys are values, never requests or users.
+        self._number = lru_cache(maxsize=_CACHED)(self._format_number)
+        self._money = lru_cache(maxsize=_CACHED)(self._format_money)
+        self._date = lru_cache(maxsize=_CACHED)(self._format_date)
 
     def number(self, value: int | float | Decimal | None, digits: int = 0) -> str:
         if value is None:
             return "–"
+        return self._number(value, digits)
+
+    def _format_number(self, value: int | float | Decimal, digits: int) -> str:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return numbers.format_decimal(value, format=pattern, locale=self.locale)
 
     def money(self, value: Decimal | float | None, currency: str | None = None) -> str:
         if value is None:
             return "–"
-        return numbers.format_currency(value, currency or self.currency, locale=self.locale)
+        return self._money(value, currency or self.currency)
+
+    def _format_money(self, value: Decimal | float, currency: str) -> str:
+        return numbers.format_currency(value, currency, locale=self.locale)
 
     def percent(self, value: float | Decimal | None, digits: int = 1) -> str:
         if value is None:
@@ -101,6 +114,9 @@ class Formats:
             return "–"
         if isinstance(value, dt.datetime):
             value = value.astimezone(self.timezone).date()
+        return self._date(value, form)
+
+    def _format_date(self, value: dt.date, form: str) -> str:
         return dates.format_date(value, format=form, locale=self.locale)
 
     def datetime(self, value: dt.datetime | None, form: str = "medium") -> str:
