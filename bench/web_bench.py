@@ -11,7 +11,7 @@ Run from the repository root::
    The file name carries N, this benchmark's data version and a digest of the demo generator's
    source, so a stale file is never reused.
 2. Copies it to a fresh file for this run, brings its schema to head, creates an analyst user and
-   starts the real server in its own process (``patron serve``: one uvicorn worker) on a free
+   starts the real server in its own process (``patron serve --workers W``, default 1) on a free
    local port, then waits until ``/health`` answers 200.
 3. C clients (default 8; threads, each with its own HTTP client) sign in through the sign-in
    form, warm up (not counted), then go through the scenarios one after the other, all C
@@ -347,12 +347,13 @@ def _concurrently(work: list[Callable[[], None]]) -> float:
 class Server:
     """``patron serve`` in its own process, on a free local port."""
 
-    def __init__(self, db: Path, log: Path) -> None:
+    def __init__(self, db: Path, log: Path, workers: int = 1) -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
         patron = Path(sys.executable).with_name("patron")
         self.command = [str(patron), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.command += ["--workers", str(workers)]
         env = {
             **os.environ,
             "PATRON_DATABASE_URL": f"sqlite:///{db}",
@@ -379,12 +380,19 @@ class Server:
         raise BenchError(f"/health did not answer 200 within {HEALTH_TIMEOUT:.0f} s", self.log)
 
     def cpu_seconds(self) -> float | None:
-        """CPU time the server process has used so far (user and system), from /proc."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        """CPU time the server process and its worker processes have used so far, from /proc."""
+        total = 0
+        found = False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            pid, parent = int(stat.parent.name), int(fields[1])
+            if self.process.pid in (pid, parent):
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+                found = found or pid == self.process.pid
+        return total / os.sysconf("SC_CLK_TCK") if found else None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -908,7 +916,7 @@ def bench(args: argparse.Namespace, failures: list[Failure]) -> Report:
             for scenario in scenarios(samples)
         ]
         before = _cpu_clock()
-        patron = _bench_patron(db, log, password, args.clients, plan, failures)
+        patron = _bench_patron(db, log, password, args.clients, plan, failures, args.workers)
         _progress(f"the peer: the same queries with sqlite3, {args.clients} threads")
         peer = _bench_peer(db, args.clients, plan, failures)
         others = _others_cpu(before, _cpu_clock())
@@ -925,7 +933,7 @@ def bench(args: argparse.Namespace, failures: list[Failure]) -> Report:
         clients=args.clients,
         requests_per_client=args.requests,
         warmup_per_client=args.warmup,
-        server="`patron serve` (uvicorn, one worker process) over HTTP on 127.0.0.1,"
+        server=f"`patron serve --workers {args.workers}` (uvicorn) over HTTP on 127.0.0.1,"
         " each client signed in through the form, httpx2 clients in threads",
         peer=f"sqlite3 {sqlite3.sqlite_version} (Python {sys.version.split()[0]}), the same"
         " statements on the same file, one connection per thread, Patron's pragmas",
@@ -945,10 +953,16 @@ Plan = list[tuple[Scenario, list[list[Visit]], list[list[Visit]]]]
 
 
 def _bench_patron(
-    db: Path, log: Path, password: str, clients: int, plan: Plan, failures: list[Failure]
+    db: Path,
+    log: Path,
+    password: str,
+    clients: int,
+    plan: Plan,
+    failures: list[Failure],
+    workers: int,
 ) -> list[Figures]:
-    _progress("starting `patron serve` on this run's copy")
-    server = Server(db, log)
+    _progress(f"starting `patron serve --workers {workers}` on this run's copy")
+    server = Server(db, log, workers)
     try:
         server.wait_healthy()
         _progress(f"signing in {clients} clients through the form")
@@ -1010,6 +1024,12 @@ def main(argv: list[str] | None = None) -> int:
         type=lambda v: _count(v, 0),
         default=WARMUP_REQUESTS,
         help="warm-up requests per client and scenario, not counted",
+    )
+    parser.add_argument(
+        "--workers",
+        type=lambda v: _count(v, 1),
+        default=1,
+        help="worker processes of `patron serve`",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep this run's SQLite file and server log"

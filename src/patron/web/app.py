@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patron import __version__, schema
 from patron.access import pages as access_pages
-from patron.config import DEFAULT_SECRET_KEY, Environment, Settings
+from patron.config import DEFAULT_SECRET_KEY, Environment, Settings, load_settings
 from patron.customers import api as customers_api
 from patron.customers import pages as customers_pages
 from patron.dashboard import pages as dashboard_pages
@@ -96,6 +96,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.include_router(router)
     _mount_docs(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app on settings read from the environment: what each ``patron serve --workers N``
+    process builds for itself."""
+    return create_app(load_settings())
 
 
 def _refuse_default_secret(settings: Settings) -> None:
