@@ -11,11 +11,12 @@ from decimal import Decimal
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import factories as make
 from patron.config import load_settings
+from patron.customers.models import Customer
 from patron.dashboard import service
 from patron.dashboard.pages import charts_of
 from patron.db import session_factory
@@ -400,3 +401,29 @@ def test_the_page_without_orders(app: FastAPI, engine: Engine) -> None:
     assert "data-chart" not in html
     assert "vega.js" not in html
     assert 'data-kpi="' not in html
+
+
+def test_the_cached_overview_follows_new_rows_and_expires(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sessions.begin() as session:
+        _store(session)
+    with sessions() as session:
+        first = service.cached_overview(session)
+        assert service.cached_overview(session) is first  # nothing changed: from the cache
+    with sessions.begin() as session:  # a new order (a new line) is seen at once
+        buyer = make.customer(session, external_id="LATE", country="DE")
+        make.order(session, buyer, placed_at=first.as_of, lines=[make.line(unit_price="10.00")])
+    with sessions() as session:
+        added = service.cached_overview(session)
+        assert added is not first
+        assert added.orders == first.orders + 1
+        assert added.revenue == first.revenue + Decimal("10.00")
+    with sessions.begin() as session:  # an edit adds no row: kept until the time runs out
+        session.execute(update(Customer).values(country="ZZ"))
+    with sessions() as session:
+        assert service.cached_overview(session) is added
+        monkeypatch.setattr(service, "OVERVIEW_TTL_SECONDS", 0.0)
+        fresh = service.cached_overview(session)
+        assert fresh is not added
+        assert "ZZ" in {row.country for row in fresh.countries}

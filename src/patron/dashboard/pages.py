@@ -67,7 +67,7 @@ _CONFIG: dict[str, Any] = {
 def overview(
     request: Request, session: SessionDep, me: Annotated[SignedIn, page("customers:read")]
 ) -> HTMLResponse:
-    figures = service.overview(session)
+    figures = service.cached_overview(session)
     language = request_language(request)
     settings: Settings = request.app.state.settings
     month = Formats(language, settings.tz, settings.currency).month

@@ -32,6 +32,9 @@ a month's bucket can therefore differ from the shop's local calendar by a few ho
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,6 +43,7 @@ from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (
     Date,
+    Engine,
     FromClause,
     Row,
     case,
@@ -129,6 +133,41 @@ class Overview:
         if not self.orders:
             return None
         return (self.revenue / self.orders).quantize(_ZERO)
+
+
+# The overview reads every order of the last two years: about 0.7 s at 100,000 customers on
+# SQLite. Its figures change only when rows are added (imports, the shop's events) or, rarely,
+# edited, so they are kept per database and worked out again when the highest id of a customer,
+# an order line or a return moves, or after OVERVIEW_TTL_SECONDS at the latest.
+OVERVIEW_TTL_SECONDS = 60.0
+_overview_cache: weakref.WeakKeyDictionary[Engine, tuple[tuple[Any, ...], float, Overview]] = (
+    weakref.WeakKeyDictionary()
+)
+_overview_lock = threading.Lock()
+
+
+def cached_overview(session: Session) -> Overview:
+    """``overview(session)``, from the cache while nothing was added and it is fresh enough."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    fingerprint = tuple(
+        session.execute(
+            select(
+                select(func.max(Customer.id)).scalar_subquery(),
+                select(func.max(OrderLine.id)).scalar_subquery(),
+                select(func.max(Return.id)).scalar_subquery(),
+            )
+        ).one()
+    )
+    now = time.monotonic()
+    with _overview_lock:
+        cached = _overview_cache.get(engine)
+    if cached is not None and cached[0] == fingerprint and now - cached[1] < OVERVIEW_TTL_SECONDS:
+        return cached[2]
+    figures = overview(session)
+    with _overview_lock:
+        _overview_cache[engine] = (fingerprint, now, figures)
+    return figures
 
 
 def overview(session: Session) -> Overview:
