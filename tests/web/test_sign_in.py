@@ -270,3 +270,17 @@ def test_language_follows_the_browser_until_the_user_chooses_one(
     with sessions() as session:
         assert session.get_one(User, marta).language == "de"
     assert '<html lang="de">' in browser.get("/overview", headers={"Accept-Language": "en"}).text
+
+
+def test_a_form_from_this_host_is_accepted_whatever_scheme_the_proxy_ends(
+    browser: TestClient,
+) -> None:
+    """Behind a proxy that ends TLS the browser says https and the app sees http."""
+    form = browser.get("/sign-in")
+    response = browser.post(
+        "/sign-in",
+        data={"email": EMAIL, "password": make.PASSWORD, "csrf_token": make.csrf_token(form.text)},
+        headers={"Origin": "https://testserver"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
