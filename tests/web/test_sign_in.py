@@ -150,7 +150,7 @@ def test_wrong_password_shows_one_message_and_five_failures_lock(
 
 @pytest.mark.parametrize(
     ("token", "origin"),
-    [(None, None), ("forged", None), ("RIGHT", "https://evil.example")],
+    [(None, None), ("forged", None), ("fälschung", None), ("RIGHT", "https://evil.example")],
 )
 def test_sign_in_form_refuses_a_missing_wrong_or_cross_site_csrf_token(
     browser: TestClient, token: str | None, origin: str | None

@@ -173,7 +173,6 @@ def public() -> Any:
 
 SESSION_COOKIE = "patron_session"
 PRESESSION_COOKIE = "patron_presession"
-SIGN_IN_PATH = "/sign-in"
 
 
 def current_sign_in(request: Request, session: Session) -> SignedIn | None:
@@ -252,7 +251,6 @@ def anonymous_csrf_token(request: Request, settings: Settings, response: Respons
         presession = secrets.token_urlsafe(32)
         if response is not None:
             set_cookie(response, request, settings, PRESESSION_COOKIE, presession)
-        request.state.new_presession = presession
     key = settings.secret_key.encode("utf-8")
     return hmac.new(key, b"sign-in:" + presession.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -274,7 +272,11 @@ class CsrfCheck:
             expected = anonymous_csrf_token(request, settings, None)
         else:
             expected = ""
-        if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+        if (
+            not isinstance(sent, str)
+            or not expected
+            or not hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8"))
+        ):
             raise _csrf_refused("the form's security token is missing or out of date")
 
 
