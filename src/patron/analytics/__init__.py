@@ -1,0 +1,1 @@
+"""Analytical CRM: per-customer summaries, ABC, RFM, lifetime value and P(alive)."""
