@@ -165,7 +165,7 @@ def maximise(
 
 def _flat(result: Any) -> bool:
     """L-BFGS-B stops with ABNORMAL when the line search cannot improve a converged point."""
-    return "ABNORMAL" in str(result.message) and np.all(np.abs(result.jac) < 1e-3)
+    return "ABNORMAL" in str(result.message) and bool(np.all(np.abs(result.jac) < 1e-3))
 
 
 def _standard_errors(log_likelihood: Callable[[Floats], float], at: Floats) -> Floats:

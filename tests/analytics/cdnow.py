@@ -1,0 +1,28 @@
+"""The CDNOW sample as Fader, Hardie & Lee summarise it: calibration 1997-01-01..1997-09-30, weeks."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+START = date(1997, 1, 1)
+CALIBRATION_END = date(1997, 9, 30)
+
+
+def summary(shared_data: Path) -> tuple[NDArray[np.float64], ...]:
+    """(x, t_x, T) per customer: repeat purchase days, age at the last one, age at the end."""
+    rows = np.loadtxt(shared_data / "cdnow" / "CDNOW_sample.txt", dtype=str)
+    customers = rows[:, 1].astype(np.int64)
+    days = np.array([(date(int(d[:4]), int(d[4:6]), int(d[6:])) - START).days for d in rows[:, 2]])
+    end = (CALIBRATION_END - START).days
+    x, t_x, age = [], [], []
+    for customer in np.unique(customers):
+        bought = np.unique(days[customers == customer])
+        first, calibration = bought.min(), bought[bought <= end]
+        x.append(calibration.size - 1)
+        t_x.append((calibration.max() - first) / 7)
+        age.append((end - first) / 7)
+    return np.array(x, float), np.array(t_x), np.array(age)
