@@ -2,5 +2,16 @@
 
 from patron.analytics.clv.base import InvalidData, NotConverged, NotFitted
 from patron.analytics.clv.bgnbd import BetaGeoFitter
+from patron.analytics.clv.gammagamma import GammaGammaFitter
+from patron.analytics.clv.mbgnbd import ModifiedBetaGeoFitter
+from patron.analytics.clv.paretonbd import ParetoNBDFitter
 
-__all__ = ["BetaGeoFitter", "InvalidData", "NotConverged", "NotFitted"]
+__all__ = [
+    "BetaGeoFitter",
+    "GammaGammaFitter",
+    "InvalidData",
+    "ModifiedBetaGeoFitter",
+    "NotConverged",
+    "NotFitted",
+    "ParetoNBDFitter",
+]

@@ -1,0 +1,209 @@
+"""Pareto/NBD (Schmittlein, Morrison & Colombo 1987): repeat purchases with an unobserved lifetime.
+
+While alive, a customer buys at rate λ ~ Gamma(r, α); their lifetime is exponential with rate
+μ ~ Gamma(s, β), independent of λ. Inputs per customer: ``frequency`` x (repeat purchases),
+``recency`` t_x (age at the last one) and ``T`` (age at the end of the calibration period), in
+one time unit (weeks for CDNOW). The likelihood follows Fader & Hardie's note "A Note on
+Deriving the Pareto/NBD Model and Related Expressions" (2005):
+
+    L = Γ(r+x) α^r β^s / Γ(r) · { (α+T)^-(r+x) (β+T)^-s + s/(r+s+x) · A0 },
+
+A0 written with the Gaussian hypergeometric function of argument (α-β)/(α+t) when α ≥ β and
+(β-α)/(β+t) when α < β, so that the argument lies in [0, 1). Here everything is in logs, and each
+2F1 is first put through Euler's transformation so that its large parameters (r+x, r+s+x)
+leave the function and only the last one stays large: no overflow for x in the thousands.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import gammaln
+
+from patron.analytics.clv.base import (
+    Floats,
+    InvalidData,
+    Model,
+    as_vector,
+    check_rfm,
+    collapse,
+    maximise,
+)
+
+
+class ParetoNBDFitter(Model):
+    """Pareto/NBD. ``fit(frequency, recency, T)`` estimates r, α, s, β by maximum likelihood."""
+
+    _names = ("r", "alpha", "s", "beta")
+
+    def __init__(self, *, start: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)) -> None:
+        self.start = start
+
+    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> ParetoNBDFitter:
+        x, t_x, age = check_rfm(frequency, recency, T)
+        (x, t_x, age), weights = collapse(x, t_x, age)
+        scale = float(np.max(age))  # fit on T scaled to ~1: α and β then start near the data's size
+
+        def total(params: Floats) -> float:
+            r, alpha, s, beta = params
+            return float(
+                np.sum(weights * _log_likelihood(r, alpha * scale, s, beta * scale, x, t_x, age))
+            )
+
+        start = np.array(self.start) * np.array([1, 1 / scale, 1, 1 / scale])
+        fit = maximise(total, self._names, start)
+        for name in ("alpha", "beta"):
+            fit.params[name] *= scale
+            fit.standard_errors[name] *= scale
+        self._set(fit, int(weights.sum()))
+        return self
+
+    def individual_log_likelihood(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> Floats:
+        r, alpha, s, beta = self._params()
+        x, t_x, age = check_rfm(frequency, recency, T)
+        return _log_likelihood(r, alpha, s, beta, x, t_x, age)
+
+    def conditional_probability_alive(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> Floats:
+        """P(alive at T | x, t_x, T) = 1 / (1 + s/(r+s+x) (α+T)^(r+x) (β+T)^s A0)."""
+        r, alpha, s, beta = self._params()
+        x, t_x, age = check_rfm(frequency, recency, T)
+        return _probability_alive(r, alpha, s, beta, x, t_x, age)
+
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> Floats:
+        """E[X(T, T+t) | x, t_x, T]: expected repeat purchases in the next ``t`` time units,
+
+        (r+x)(β+T) / ((α+T)(s-1)) · [1 - ((β+T)/(β+T+t))^(s-1)] · P(alive at T).
+        """
+        r, alpha, s, beta = self._params()
+        x, t_x, age = check_rfm(frequency, recency, T)
+        horizon = np.broadcast_to(_horizon(t), x.shape)
+        rate = (r + x) / (alpha + age)
+        return (
+            rate
+            * _expected_lifetime(s, beta + age, horizon)
+            * _probability_alive(r, alpha, s, beta, x, t_x, age)
+        )
+
+    def expected_number_of_purchases_up_to_time(self, t: ArrayLike) -> Floats:
+        """E[X(t)] for a new customer: r β / (α (s-1)) · [1 - (β/(β+t))^(s-1)]."""
+        r, alpha, s, beta = self._params()
+        return r / alpha * _expected_lifetime(s, beta, _horizon(t))
+
+
+def _horizon(t: ArrayLike) -> Floats:
+    horizon = as_vector(t, "t")
+    if np.any(horizon < 0):
+        raise InvalidData("t must be >= 0", details={"field": "t"})
+    return horizon
+
+
+def _expected_lifetime(s: float, beta: float | Floats, horizon: Floats) -> Floats:
+    """E[min(τ, t)] for τ ~ Exp(μ), μ ~ Gamma(s, β): β/(s-1) [1 - (β/(β+t))^(s-1)] (s = 1: log)."""
+    log_ratio = -np.log1p(horizon / beta)  # log(β/(β+t)) <= 0
+    if abs(s - 1.0) < 1e-9:
+        return beta * -log_ratio
+    return beta * -np.expm1((s - 1.0) * log_ratio) / (s - 1.0)
+
+
+def _log1mexp(d: Floats) -> Floats:
+    """log(1 - e^d) for d <= 0, accurate on both sides of -log 2; -inf at d = 0."""
+    d = np.minimum(d, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.where(d > -np.log(2.0), np.log(-np.expm1(d)), np.log1p(-np.exp(d)))
+
+
+def _log_a0_part(r: float, alpha: float, s: float, beta: float, x: Floats, until: Floats) -> Floats:
+    """log of 2F1(...; z(t)) / (max(α,β)+t)^(r+s+x) at t = ``until``, Fader & Hardie's A0 term.
+
+    α ≥ β: 2F1(r+s+x, s+1; r+s+x+1; z), z = (α-β)/(α+t); Euler's transformation turns it into
+    (1-z)^-s 2F1(1, r+x; r+s+x+1; z). α < β: 2F1(r+s+x, r+x; r+s+x+1; z), z = (β-α)/(β+t),
+    which is (1-z)^(1-r-x) 2F1(1, s+1; r+s+x+1; z). With 1-z a ratio of (α+t) and (β+t), both
+    cases become sums of logs of positive numbers.
+    """
+    total = r + s + x
+    log_a, log_b = np.log(alpha + until), np.log(beta + until)
+    if alpha >= beta:
+        z = (alpha - beta) / (alpha + until)
+        series = hyp2f1_one(r + x, total + 1.0, z)
+        return -s * log_b - (r + x) * log_a + np.log(series)
+    z = (beta - alpha) / (beta + until)
+    series = hyp2f1_one(np.full_like(total, s + 1.0), total + 1.0, z)
+    return (1.0 - r - x) * log_a - (1.0 + s) * log_b + np.log(series)
+
+
+def hyp2f1_one(b: Floats, c: Floats, z: Floats, *, max_terms: int = 100_000) -> Floats:
+    """2F1(1, b; c; z) for 0 < b < c, c > 1 and 0 <= z < 1, by Gauss's continued fraction.
+
+    ``scipy.special.hyp2f1`` cannot be used here: for z near 1 with a large b, or with c - b - 1
+    a whole number, it returns NaN, infinity or plainly wrong values (even negative ones). This
+    is the continued fraction of the incomplete beta function (2F1(1, b; c; z) is
+    B_z(c-1, b-c+1) / (z^(c-1) (1-z)^(b-c+1) / (c-1))), evaluated by the modified Lentz method
+    on the entries not yet converged. It converges for every z < 1: in tens of steps for
+    z <= 0.9, in thousands only as 1 - z falls towards 1e-6. NaN where it has not converged.
+    """
+    b, c, z = (np.array(v, dtype=np.float64) for v in np.broadcast_arrays(b, c, z))
+    tiny = 1e-300
+
+    def nonzero(values: Floats) -> Floats:
+        return np.where(np.abs(values) < tiny, tiny, values)
+
+    d = 1.0 / nonzero(1.0 - b * z / c)
+    previous = np.ones_like(z)  # Lentz's C
+    result = d.copy()
+    active = np.flatnonzero(z > 0)
+    for m in range(1, max_terms):
+        if active.size == 0:
+            break
+        bb, cc, zz = b[active], c[active], z[active]
+        dd, pp, hh = d[active], previous[active], result[active]
+        for step in (
+            m * (bb - cc + 1.0 - m) * zz / ((cc - 2.0 + 2 * m) * (cc - 1.0 + 2 * m)),
+            -(cc - 1.0 + m) * (bb + m) * zz / ((cc - 1.0 + 2 * m) * (cc + 2 * m)),
+        ):
+            dd = 1.0 / nonzero(1.0 + step * dd)
+            pp = nonzero(1.0 + step / pp)
+            delta = dd * pp
+            hh = hh * delta
+        d[active], previous[active], result[active] = dd, pp, hh
+        active = active[np.abs(delta - 1.0) >= 1e-15]
+    else:
+        result[active] = np.nan
+    return result
+
+
+def _log_terms(
+    r: float, alpha: float, s: float, beta: float, x: Floats, t_x: Floats, age: Floats
+) -> tuple[Floats, Floats]:
+    """(log of the alive-at-T term, log of the died-in-(t_x, T] term) of the likelihood's braces.
+
+    The second is log(s/(r+s+x)) + log A0, A0 = F(t_x) - F(T) computed as
+    log F(t_x) + log(1 - F(T)/F(t_x)); the ratio is clipped to <= 1 so rounding never makes A0
+    negative (t_x = T gives A0 = 0 exactly, log A0 = -inf).
+    """
+    alive = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
+    upper = _log_a0_part(r, alpha, s, beta, x, t_x)
+    lower = _log_a0_part(r, alpha, s, beta, x, age)
+    died = np.log(s) - np.log(r + s + x) + upper + _log1mexp(lower - upper)
+    return alive, died
+
+
+def _probability_alive(
+    r: float, alpha: float, s: float, beta: float, x: Floats, t_x: Floats, age: Floats
+) -> Floats:
+    alive, died = _log_terms(r, alpha, s, beta, x, t_x, age)
+    return np.exp(alive - np.logaddexp(alive, died))
+
+
+def _log_likelihood(
+    r: float, alpha: float, s: float, beta: float, x: Floats, t_x: Floats, age: Floats
+) -> Floats:
+    """Each customer's log-likelihood, in logs throughout (no overflow for x in the thousands)."""
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    alive, died = _log_terms(r, alpha, s, beta, x, t_x, age)
+    return common + np.logaddexp(alive, died)
