@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analytics.cdnow import summary
-from patron.analytics.clv import BetaGeoFitter, InvalidData, NotFitted
+from patron.analytics.clv import BetaGeoFitter
 
 
 @pytest.fixture(scope="module")
@@ -106,29 +106,3 @@ def test_thousands_of_purchases_stay_finite(fitted: BetaGeoFitter) -> None:
     alive = fitted.conditional_probability_alive([5000], [99.0], [100.0])
     assert np.isfinite(alive[0])
     assert 0 < alive[0] <= 1
-
-
-@pytest.mark.parametrize(
-    ("frequency", "recency", "age", "row", "field"),
-    [
-        ([1, -1], [1, 0], [5, 5], 1, "frequency"),
-        ([1, 1.5], [1, 1], [5, 5], 1, "frequency"),
-        ([1, 2], [1, 6], [5, 5], 1, "recency"),
-        ([0, 2], [1, 1], [5, 5], 0, "recency"),
-        ([1, 2], [1, 1], [5, 0], 1, "T"),
-        ([1, 2], [1, float("nan")], [5, 5], 1, "recency"),
-    ],
-)
-def test_bad_input_names_the_row_and_the_field(
-    frequency: list[float], recency: list[float], age: list[float], row: int, field: str
-) -> None:
-    with pytest.raises(InvalidData) as refused:
-        BetaGeoFitter().fit(frequency, recency, age)
-    assert refused.value.details["row"] == row
-    assert refused.value.details["field"] == field
-    assert f"row {row}" in refused.value.message
-
-
-def test_predicting_before_fitting_is_refused() -> None:
-    with pytest.raises(NotFitted):
-        BetaGeoFitter().conditional_probability_alive([1], [1], [2])

@@ -11,7 +11,7 @@ from scipy import integrate, stats
 from scipy.special import gammaln
 
 from analytics.cdnow import summary
-from patron.analytics.clv import InvalidData, NotFitted
+from patron.analytics.clv import InvalidData
 from patron.analytics.clv.paretonbd import ParetoNBDFitter, hyp2f1_one
 
 Arrays = tuple[np.ndarray, ...]
@@ -240,37 +240,3 @@ def test_thousands_of_purchases_stay_finite(fitted: ParetoNBDFitter) -> None:
     expected = fitted.conditional_expected_number_of_purchases_up_to_time(10, 5000, 100.0, 100.0)
     assert np.isfinite(expected[0])
     assert expected[0] > 0
-
-
-@pytest.mark.parametrize(
-    ("frequency", "recency", "age", "row", "field"),
-    [
-        ([1, -1], [1, 0], [5, 5], 1, "frequency"),
-        ([1, 1.5], [1, 1], [5, 5], 1, "frequency"),
-        ([1, 2], [1, 6], [5, 5], 1, "recency"),
-        ([0, 2], [1, 1], [5, 5], 0, "recency"),
-        ([1, 2], [1, 1], [5, 0], 1, "T"),
-        ([1, 2], [1, float("nan")], [5, 5], 1, "recency"),
-        ([float("nan"), 2], [1, 1], [5, 5], 0, "frequency"),
-    ],
-)
-def test_bad_input_names_the_row_and_the_field(
-    frequency: list[float], recency: list[float], age: list[float], row: int, field: str
-) -> None:
-    with pytest.raises(InvalidData) as refused:
-        ParetoNBDFitter().fit(frequency, recency, age)
-    assert refused.value.details["row"] == row
-    assert refused.value.details["field"] == field
-    assert f"row {row}" in refused.value.message
-
-
-def test_predicting_before_fitting_is_refused() -> None:
-    model = ParetoNBDFitter()
-    for predict in (
-        lambda: model.conditional_probability_alive([1], [1], [2]),
-        lambda: model.conditional_expected_number_of_purchases_up_to_time(1, [1], [1], [2]),
-        lambda: model.expected_number_of_purchases_up_to_time(1),
-        lambda: model.individual_log_likelihood([1], [1], [2]),
-    ):
-        with pytest.raises(NotFitted):
-            predict()

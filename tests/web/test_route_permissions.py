@@ -49,10 +49,13 @@ API_PERMISSIONS = {
     "/api/v1/customers": "customers:read",
     "/api/v1/customers/{key}": "customers:read",
     "/api/v1/stats": "customers:read",
+    "/api/v1/customers/{key}/scores": "analytics:read",
+    "/api/v1/analytics/segments": "analytics:read",
 }
 # What each page needs (the README's table says the same); None: any signed-in user.
 PAGE_PERMISSIONS: dict[str, str | None] = {
     "/overview": "customers:read",
+    "/analytics": "analytics:read",
     "/customers": "customers:read",
     "/customers/{key}": "customers:read",
     "/settings": "users:manage",

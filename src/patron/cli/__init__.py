@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import access, customers, database, demo, importing, serving
+from patron.cli import access, analytics, customers, database, demo, importing, serving
 
 app = typer.Typer(
     name="patron",
@@ -21,6 +21,8 @@ app.add_typer(access.users_app, name="user")
 app.add_typer(access.keys_app, name="apikey")
 app.command("stats")(customers.stats)
 app.command("serve")(serving.serve)
+app.command("analyze")(analytics.analyze)
+app.add_typer(analytics.clv_app, name="clv")
 
 
 @app.command("version")

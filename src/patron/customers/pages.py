@@ -30,10 +30,19 @@ from patron.customers.models import CUSTOMER_KINDS
 from patron.customers.schemas import CustomerPublic, CustomerSort, CustomersPublic
 from patron.web.deps import SessionDep, SettingsDep, page
 from patron.web.i18n import N_
-from patron.web.rendering import NavItem, is_partial, page_numbers, render, request_language
+from patron.web.rendering import (
+    NavItem,
+    is_partial,
+    page_numbers,
+    render,
+    request_language,
+    sections,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = (NavItem(N_("Customers"), "/customers", "customers:read", order=20),)
+# The 360's name for the sections other areas add to it (``web.rendering.SectionSource``).
+CUSTOMER_360 = "customer_360"
 router = APIRouter(include_in_schema=False)
 
 PER_PAGE = 50
@@ -214,6 +223,7 @@ def customer_detail(
         "acquisition_channels": ACQUISITION_CHANNELS,
         "coming": COMING,
         "scores": SCORES,
+        "sections": sections(request, CUSTOMER_360, session, customer.id),
         "timeline_limit": TIMELINE_LIMIT,
     }
     return render(request, "customers/detail.html", context)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from patron.access.schemas import SignedIn
+from patron.analytics.charts import ACCENT, BRAND, CHART_CONFIG, MUTED
 from patron.config import Settings
 from patron.dashboard import service
 from patron.web.deps import SessionDep, page
@@ -27,9 +28,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 NAV = (NavItem(N_("Overview"), "/overview", "customers:read", order=10),)
 router = APIRouter(include_in_schema=False)
 
-BRAND = "#1f5f8b"
-ACCENT = "#f2a93b"
-MUTED = "#9aa7b4"
 CHART_HEIGHT = 220
 # Shown in the charts (axis titles, legends, tooltips): translated when a page is built.
 MONTH = N_("Month")
@@ -44,23 +42,6 @@ COUNTRY = N_("Country")
 OTHER_COUNTRIES = N_("Other countries")
 NO_COUNTRY = N_("No country given")
 KIND = N_("New or returning")
-
-_CONFIG: dict[str, Any] = {
-    "font": 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif',
-    "view": {"stroke": None},
-    "axis": {
-        "labelColor": "#5d6b7a",
-        "titleColor": "#5d6b7a",
-        "titleFontWeight": "normal",
-        "gridColor": "#edf1f5",
-        "domainColor": "#dde3ea",
-        "tickColor": "#dde3ea",
-        "labelFontSize": 11,
-        "titleFontSize": 11,
-    },
-    "legend": {"labelColor": "#5d6b7a", "titleColor": "#5d6b7a", "orient": "top"},
-    "bar": {"color": BRAND},
-}
 
 
 @router.get("/overview")
@@ -244,7 +225,7 @@ def _spec(values: list[dict[str, Any]], **layers: Any) -> dict[str, Any]:
         "autosize": {"type": "fit-x", "contains": "padding"},
         "data": {"values": values},
         **layers,
-        "config": _CONFIG,
+        "config": CHART_CONFIG,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import patron.access.models
+import patron.analytics.snapshots
 import patron.customers.models
 import patron.demo.models  # noqa: F401 - registers the tables on Base.metadata
 from patron.db import Base

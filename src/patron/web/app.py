@@ -19,6 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patron import __version__, schema
 from patron.access import pages as access_pages
+from patron.analytics import api as analytics_api
+from patron.analytics import pages as analytics_pages
 from patron.config import DEFAULT_SECRET_KEY, Environment, Settings, load_settings
 from patron.customers import api as customers_api
 from patron.customers import pages as customers_pages
@@ -28,22 +30,32 @@ from patron.errors import ConfigError
 from patron.web import errors, vendor
 from patron.web import pages as shell_pages
 from patron.web.deps import public
-from patron.web.rendering import NavItem, Pages
+from patron.web.rendering import NavItem, Pages, SectionSource
 from patron.web.security import SecurityHeaders
 
-# What each area contributes: its routers (JSON API and pages), its templates, its menu entries.
+# What each area contributes: its routers (JSON API and pages), its templates, its menu entries,
+# and the sections it adds to other areas' pages (which may not import it: see SectionSource).
 AREA_ROUTERS: tuple[APIRouter, ...] = (
     customers_api.router,
+    analytics_api.router,
     dashboard_pages.router,
+    analytics_pages.router,
     customers_pages.router,
     access_pages.router,
 )
 AREA_TEMPLATES: tuple[Path, ...] = (
     dashboard_pages.TEMPLATES,
+    analytics_pages.TEMPLATES,
     customers_pages.TEMPLATES,
     access_pages.TEMPLATES,
 )
-AREA_NAV: tuple[NavItem, ...] = (*dashboard_pages.NAV, *customers_pages.NAV, *access_pages.NAV)
+AREA_NAV: tuple[NavItem, ...] = (
+    *dashboard_pages.NAV,
+    *analytics_pages.NAV,
+    *customers_pages.NAV,
+    *access_pages.NAV,
+)
+AREA_SECTIONS: tuple[SectionSource, ...] = (*analytics_pages.SECTIONS,)
 VENDOR = "/vendor"
 DOCS_ASSETS = "/docs/assets"
 STATIC = "/static"
@@ -86,7 +98,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
-    app.state.pages = Pages(settings, AREA_TEMPLATES, AREA_NAV)
+    app.state.pages = Pages(settings, AREA_TEMPLATES, AREA_NAV, AREA_SECTIONS)
     errors.install(app)
     app.add_middleware(SecurityHeaders)
     app.include_router(health_router)

@@ -16,9 +16,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from gettext import NullTranslations
 from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request, Response, Security
 from fastapi.dependencies.models import Dependant
@@ -33,6 +37,7 @@ from patron.access.schemas import SignedIn
 from patron.config import Environment, Settings
 from patron.db import utcnow
 from patron.errors import Forbidden, Unauthenticated
+from patron.web import i18n
 from patron.web.errors import ErrorPublic, SignInRequired
 
 
@@ -49,6 +54,30 @@ def get_settings(request: Request) -> Settings:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads the prose in an API answer: their language (``Accept-Language``, English by
+    default), its catalogue, and how they write numbers and money."""
+
+    language: str
+    translations: NullTranslations
+    formats: i18n.Formats
+
+
+def get_reader(request: Request, settings: SettingsDep) -> Reader:
+    language = i18n.negotiate(request.headers.get("accept-language"))
+    return _reader(language, settings.timezone, settings.currency)
+
+
+@lru_cache(maxsize=32)
+def _reader(language: str, timezone: str, currency: str) -> Reader:
+    formats = i18n.Formats(language, ZoneInfo(timezone), currency)
+    return Reader(language, i18n.translations(language), formats)
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
 # --- what a route may answer besides its result ---------------------------------------------

@@ -7,7 +7,7 @@ installed, so a render never swaps global state. An area keeps its templates in 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
 
 from patron import __version__
 from patron.access.permissions import allows
@@ -42,10 +43,43 @@ class NavItem:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class Section:
+    """A part of a page that another area fills in: ``template`` rendered with ``values`` in
+    the place the page calls ``slot``."""
+
+    slot: str
+    template: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SectionSource:
+    """An area's contribution to another area's page, shown to roles granted ``permission``.
+
+    The layers let a higher area use a lower one, never the reverse: the customer 360 (in
+    ``customers``) cannot import the scores (in ``analytics``). So the higher area hands its
+    part to the shell (``create_app``'s ``AREA_SECTIONS``), and the page asks the shell for the
+    parts of ``page`` (``sections(request, page, session, subject)``) without knowing whose
+    they are. ``build`` gets the page's subject (the customer's id) and may answer None.
+    """
+
+    page: str
+    permission: str
+    build: Callable[[Request, Session, int], Section | None]
+
+
 class Pages:
     """Renders templates for a request: its language, its user, the navigation they may see."""
 
-    def __init__(self, settings: Settings, folders: Iterable[Path], nav: Iterable[NavItem]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        folders: Iterable[Path],
+        nav: Iterable[NavItem],
+        sections: Iterable[SectionSource] = (),
+    ) -> None:
+        self.section_sources = tuple(sections)
         loader = ChoiceLoader([FileSystemLoader(str(p)) for p in (SHELL_TEMPLATES, *folders)])
         self.nav = sorted(nav, key=lambda item: (item.order, item.path))
         self.environments: dict[str, Environment] = {}
@@ -95,6 +129,21 @@ class Pages:
         values.update(context or {})
         html = self.environments[language].get_template(template).render(values)
         return HTMLResponse(html, status_code=status, headers=dict(headers or {}))
+
+
+def sections(request: Request, page: str, session: Session, subject: int) -> dict[str, Section]:
+    """The parts other areas contribute to ``page`` for ``subject``, by slot, as far as the
+    signed-in user's role may see them."""
+    pages: Pages = request.app.state.pages
+    signed_in: SignedIn | None = getattr(request.state, "signed_in", None)
+    role = signed_in.user.role if signed_in else None
+    found: dict[str, Section] = {}
+    for source in pages.section_sources:
+        if source.page == page and role and allows(role, source.permission):
+            section = source.build(request, session, subject)
+            if section is not None:
+                found[section.slot] = section
+    return found
 
 
 def request_language(request: Request) -> str:

@@ -7,7 +7,8 @@ does not converge raises ``NotConverged``; predicting before fitting raises ``No
 
 Fitting works on the logarithms of the (positive) parameters, so the optimiser cannot leave
 their domain; standard errors come from the inverse Hessian of the negative log-likelihood
-in the natural parameters, by central differences.
+in the natural parameters, by central differences (of the analytic gradient where a model
+has one).
 """
 
 from __future__ import annotations
@@ -94,11 +95,45 @@ def check_rfm(
     return x, t_x, age
 
 
+def distinct(*columns: Floats) -> tuple[tuple[Floats, ...], NDArray[np.intp]]:
+    """Equal rows once each (sorted by the first column, then the next), and for every row
+    the index of its distinct row: ``unique[i][inverse]`` gives ``columns[i]`` back.
+
+    One lexicographic sort; ``np.unique(axis=0)`` takes eight times as long on a million rows.
+    """
+    order = np.lexsort(columns[::-1])
+    repeated = np.zeros(order.size, dtype=bool)  # equal to the row before, in sorted order
+    repeated[1:] = True
+    for column in columns:
+        ordered = column[order]
+        repeated[1:] &= ordered[1:] == ordered[:-1]
+    starts = ~repeated
+    inverse = np.empty(order.size, dtype=np.intp)
+    inverse[order] = np.cumsum(starts) - 1
+    chosen = order[starts]
+    return tuple(column[chosen] for column in columns), inverse
+
+
 def collapse(*columns: Floats) -> tuple[tuple[Floats, ...], Floats]:
     """Equal rows once each, with how often they occur (the likelihood's weights)."""
-    stacked = np.column_stack(columns)
-    unique, counts = np.unique(stacked, axis=0, return_counts=True)
-    return tuple(unique[:, i] for i in range(unique.shape[1])), counts.astype(np.float64)
+    unique, inverse = distinct(*columns)
+    return unique, np.bincount(inverse, minlength=unique[0].shape[0]).astype(np.float64)
+
+
+def as_horizon(t: ArrayLike, customers: int | None = None, *, field: str = "t") -> Floats:
+    """Validated lengths of time ``t`` >= 0: one for all customers, or one per customer."""
+    horizon = as_vector(t, field)
+    if customers is not None and horizon.shape[0] not in (1, customers):
+        raise InvalidData(
+            f"{field} has {horizon.shape[0]} values, expected 1 or {customers}",
+            details={"field": field, "length": int(horizon.shape[0]), "expected": customers},
+        )
+    rows = np.flatnonzero(horizon < 0)
+    if rows.size:
+        _refuse(field, rows, horizon, "is not >= 0")
+    if customers is not None:
+        return np.broadcast_to(horizon, (customers,))
+    return horizon
 
 
 @dataclass(frozen=True)
@@ -153,7 +188,7 @@ def maximise(
                 "params": dict(zip(names, natural.tolist(), strict=True)),
             },
         )
-    errors = _standard_errors(log_likelihood, natural)
+    errors = _standard_errors(_hessian(log_likelihood, gradient, natural))
     return Fit(
         params=dict(zip(names, natural.tolist(), strict=True)),
         standard_errors=dict(zip(names, errors.tolist(), strict=True)),
@@ -164,15 +199,32 @@ def maximise(
 
 
 def _flat(result: Any) -> bool:
-    """L-BFGS-B stops with ABNORMAL when the line search cannot improve a converged point."""
-    return "ABNORMAL" in str(result.message) and bool(np.all(np.abs(result.jac) < 1e-3))
+    """L-BFGS-B stops with ABNORMAL when the line search cannot improve a converged point.
+
+    Converged: a relative change of any parameter moves the log-likelihood, a sum over
+    customers, by less than 1e-7 of itself (for a million customers the function's own rounding
+    hides the last improvements long before its gradient reaches an absolute threshold).
+    """
+    scale = 1e-7 * max(1.0, abs(float(result.fun)))
+    return "ABNORMAL" in str(result.message) and bool(np.all(np.abs(result.jac) < scale))
 
 
-def _standard_errors(log_likelihood: Callable[[Floats], float], at: Floats) -> Floats:
-    """Square roots of the diagonal of the inverse observed information (NaN if singular)."""
+def _hessian(
+    log_likelihood: Callable[[Floats], float],
+    gradient: Callable[[Floats], Floats] | None,
+    at: Floats,
+) -> Floats:
+    """The log-likelihood's second derivatives at ``at``, by central differences (of the
+    gradient where there is one: fewer evaluations, and one differencing less)."""
     size = at.shape[0]
     steps = 1e-4 * np.maximum(np.abs(at), 1e-3)
     hessian = np.empty((size, size))
+    if gradient is not None:
+        for i in range(size):
+            step = np.zeros(size)
+            step[i] = steps[i]
+            hessian[:, i] = (gradient(at + step) - gradient(at - step)) / (2 * steps[i])
+        return (hessian + hessian.T) / 2
     for i in range(size):
         for j in range(i, size):
 
@@ -186,10 +238,15 @@ def _standard_errors(log_likelihood: Callable[[Floats], float], at: Floats) -> F
             hessian[i, j] = hessian[j, i] = (
                 value(hi, hj) - value(hi, -hj) - value(-hi, hj) + value(-hi, -hj)
             ) / (4 * hi * hj)
+    return hessian
+
+
+def _standard_errors(hessian: Floats) -> Floats:
+    """Square roots of the diagonal of the inverse observed information (NaN if singular)."""
     try:
         covariance = np.linalg.inv(-hessian)
     except np.linalg.LinAlgError:
-        return np.full(size, np.nan)
+        return np.full(hessian.shape[0], np.nan)
     diagonal = np.diag(covariance)
     return np.where(diagonal > 0, np.sqrt(np.abs(diagonal)), np.nan)
 

@@ -13,8 +13,6 @@ it gives each customer's discounted lifetime value.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
@@ -28,14 +26,7 @@ from patron.analytics.clv.base import (
     collapse,
     maximise,
 )
-
-
-class TransactionModel(Protocol):
-    """A fitted model of how many purchases a customer makes (``BetaGeoFitter``)."""
-
-    def conditional_expected_number_of_purchases_up_to_time(
-        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> Floats: ...
+from patron.analytics.clv.transaction import TransactionModel
 
 
 class GammaGammaFitter(Model):
@@ -113,11 +104,9 @@ class GammaGammaFitter(Model):
         _check_clv_settings(time, discount_rate, freq_unit_per_period, margin)
         x, m = _check_predict(frequency, monetary_value)
         spend = self.conditional_expected_average_profit(x, m)
-        cumulative = np.zeros((time + 1, x.shape[0]))
-        for i in range(1, time + 1):
-            cumulative[i] = transaction_model.conditional_expected_number_of_purchases_up_to_time(
-                i * freq_unit_per_period, x, recency, T
-            )
+        cumulative = transaction_model.conditional_expected_purchases_by_horizon(
+            np.arange(time + 1) * freq_unit_per_period, x, recency, T
+        )
         purchases = np.diff(cumulative, axis=0)  # expected purchases in period i, per customer
         discount = (1.0 + discount_rate) ** -np.arange(1, time + 1, dtype=np.float64)
         return np.asarray(margin * spend * (discount @ purchases), dtype=np.float64)

@@ -16,143 +16,62 @@ E[p (1-p)^x] = a/(b+x) · B(a, b+x+1)/B(a, b)):
 
     LL = ln B(a, b+x+1)/B(a, b) + ln Γ(r+x) - ln Γ(r) + r ln α
          + ln[(α+T)^-(r+x) + a/(b+x) (α+t_x)^-(r+x)].
+
+That is BG/NBD's likelihood with n = x + 1 chances to leave instead of x, so the functions of
+``bgnbd`` (the analytic gradient among them) serve here with that n.
+
+References
+----------
+Batislam, Denizel & Filiztekin (2007), "Empirical validation and comparison of models for
+customer base analysis", International Journal of Research in Marketing 24(3).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
-from scipy import integrate
-from scipy.special import betaln, gammaln, hyp2f1
 
-from patron.analytics.clv.base import (
-    Floats,
-    InvalidData,
-    Model,
-    as_vector,
-    check_rfm,
-    collapse,
-    maximise,
+from patron.analytics.clv.base import Floats
+from patron.analytics.clv.bgnbd import (
+    expected_while_alive,
+    log_likelihood,
+    log_likelihood_gradient,
+    probability_alive,
 )
+from patron.analytics.clv.transaction import TransactionModel
 
 
-class ModifiedBetaGeoFitter(Model):
+class ModifiedBetaGeoFitter(TransactionModel):
     """MBG/NBD. ``fit(frequency, recency, T)`` estimates r, α, a, b by maximum likelihood."""
 
     _names = ("r", "alpha", "a", "b")
+    _has_gradient = True
 
-    def __init__(self, *, start: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)) -> None:
-        self.start = start
+    @staticmethod
+    def _log_likelihood(params: Floats, x: Floats, t_x: Floats, age: Floats) -> Floats:
+        return log_likelihood(params, x, t_x, age, x + 1.0)
 
-    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> ModifiedBetaGeoFitter:
-        x, t_x, age = check_rfm(frequency, recency, T)
-        (x, t_x, age), weights = collapse(x, t_x, age)
-        scale = float(np.max(age))  # fit on T scaled to ~1: α then starts near the data's size
+    @staticmethod
+    def _gradient(params: Floats, x: Floats, t_x: Floats, age: Floats, weights: Floats) -> Floats:
+        return log_likelihood_gradient(params, x, t_x, age, x + 1.0, weights)
 
-        def total(params: Floats) -> float:
-            r, alpha, a, b = params
-            return float(np.sum(weights * _log_likelihood(r, alpha * scale, a, b, x, t_x, age)))
+    @staticmethod
+    def _probability_alive(params: Floats, x: Floats, t_x: Floats, age: Floats) -> Floats:
+        """1 / (1 + a/(b+x) ((α+T)/(α+t_x))^(r+x)), x = 0 included."""
+        return probability_alive(params, x, t_x, age, x + 1.0)
 
-        fit = maximise(total, self._names, np.array(self.start) * np.array([1, 1 / scale, 1, 1]))
-        fit.params["alpha"] *= scale
-        fit.standard_errors["alpha"] *= scale
-        self._set(fit, int(weights.sum()))
-        return self
-
-    def individual_log_likelihood(
-        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> Floats:
-        r, alpha, a, b = self._params()
-        x, t_x, age = check_rfm(frequency, recency, T)
-        return _log_likelihood(r, alpha, a, b, x, t_x, age)
-
-    def conditional_probability_alive(
-        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> Floats:
-        """P(alive at T | x, t_x, T) = 1 / (1 + a/(b+x) ((α+T)/(α+t_x))^(r+x)), x = 0 included."""
-        r, alpha, a, b = self._params()
-        x, t_x, age = check_rfm(frequency, recency, T)
-        return _probability_alive(r, alpha, a, b, x, t_x, age)
-
-    def conditional_expected_number_of_purchases_up_to_time(
-        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> Floats:
-        """E[X(T, T+t) | x, t_x, T]: expected repeat purchases in the next ``t`` time units,
-
-        (a+b+x)/(a-1) · [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(α+T+t))] · P(alive).
+    @staticmethod
+    def _expected_if_alive(params: Floats, t: Floats, x: Floats, age: Floats) -> Floats:
+        """(a+b+x)/(a-1) · [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(α+T+t))].
 
         Alive at T, the customer has p ~ Beta(a, b+x+1) and λ ~ Gamma(r+x, α+T), and buys
-        (1 - e^(-λpt))/p more times in expectation. Euler's transformation writes the bracket as
-        1 - (1-z)^(a-1) 2F1(a+b-r, a-1; a+b+x; z): no large power, no large 2F1.
+        (1 - e^(-λpt))/p more times in expectation: BG/NBD's expression with b+1 for b.
         """
-        r, alpha, a, b = self._params()
-        x, t_x, age = check_rfm(frequency, recency, T)
-        horizon = np.broadcast_to(_horizon(t), x.shape)
-        z = horizon / (alpha + age + horizon)
-        return _bracket(r, alpha, a, b, x, z) * _probability_alive(r, alpha, a, b, x, t_x, age)
+        r, alpha, a, b = params
+        return expected_while_alive(r, a, b + 1.0, x, t / (alpha + age + t))
 
-    def expected_number_of_purchases_up_to_time(self, t: ArrayLike) -> Floats:
-        """E[X(t)] for a new customer: b/(a-1) · [1 - (α/(α+t))^r 2F1(r, b+1; a+b; t/(α+t))]."""
-        r, alpha, a, b = self._params()
-        horizon = _horizon(t)
-        z = horizon / (alpha + horizon)
-        # a customer who bought at time 0 is alive with probability b/(a+b); then as above with x=0
-        return b / (a + b) * _bracket(r, alpha, a, b, np.zeros_like(z), z)
-
-
-def _horizon(t: ArrayLike) -> Floats:
-    horizon = as_vector(t, "t")
-    if np.any(horizon < 0):
-        raise InvalidData("t must be >= 0", details={"field": "t"})
-    return horizon
-
-
-def _bracket(r: float, alpha: float, a: float, b: float, x: Floats, z: Floats) -> Floats:
-    """(a+b+x)/(a-1) [1 - (1-z)^(a-1) 2F1(a+b-r, a-1; a+b+x; z)]: E[(1 - e^(-λpt))/p | alive].
-
-    ``scipy.special.hyp2f1`` returns NaN or infinity for some far horizons (z very near 1 with
-    a large a+b+x); those entries are integrated over p ~ Beta(a, b+x+1) numerically instead,
-    with E_λ[e^(-λpt)] = (1 + p t/(α+T))^-(r+x) and t/(α+T) = z/(1-z).
-    """
-    with np.errstate(all="ignore"):
-        power = np.exp((a - 1.0) * np.log1p(-z))
-        value = (a + b + x) / (a - 1.0) * (1.0 - power * hyp2f1(a + b - r, a - 1.0, a + b + x, z))
-    for i in np.flatnonzero(~np.isfinite(value)):
-        value[i] = _bracket_by_quadrature(r, a, b + x[i] + 1.0, x[i], z[i] / (1.0 - z[i]))
-    return value
-
-
-def _bracket_by_quadrature(r: float, a: float, b: float, x: float, k: float) -> float:
-    """E[(1 - (1 + p k)^-(r+x)) / p] for p ~ Beta(a, b)."""
-    log_norm = betaln(a, b)
-
-    def integrand(p: float) -> float:
-        density = np.exp((a - 1.0) * np.log(p) + (b - 1.0) * np.log1p(-p) - log_norm)
-        return float(-np.expm1(-(r + x) * np.log1p(p * k)) / p * density)
-
-    breaks = [q for q in (1e-8, 1e-6, 1e-4, 1e-2, 0.1) if q < 1]
-    value, _ = integrate.quad(integrand, 0.0, 1.0, limit=1000, epsrel=1e-12, points=breaks)
-    return float(value)
-
-
-def _log_dropout_term(
-    r: float, alpha: float, a: float, b: float, x: Floats, t_x: Floats, age: Floats
-) -> Floats:
-    """log of a/(b+x) ((α+T)/(α+t_x))^(r+x): the odds of having left after the last purchase."""
-    return np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
-
-
-def _probability_alive(
-    r: float, alpha: float, a: float, b: float, x: Floats, t_x: Floats, age: Floats
-) -> Floats:
-    return np.exp(-np.logaddexp(0.0, _log_dropout_term(r, alpha, a, b, x, t_x, age)))
-
-
-def _log_likelihood(
-    r: float, alpha: float, a: float, b: float, x: Floats, t_x: Floats, age: Floats
-) -> Floats:
-    """Each customer's log-likelihood, in logs throughout (no overflow for x in the thousands)."""
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x + 1.0) - betaln(a, b)
-    alive = -(r + x) * np.log(alpha + age)
-    left = np.log(a) - np.log(b + x) - (r + x) * np.log(alpha + t_x)
-    return common + np.logaddexp(alive, left)
+    @staticmethod
+    def _expected(params: Floats, t: Floats) -> Floats:
+        """b/(a-1) · [1 - (α/(α+t))^r 2F1(r, b+1; a+b; t/(α+t))]."""
+        r, alpha, a, b = params
+        # a customer who bought at time 0 is alive with probability b/(a+b); then as above, x = 0
+        return b / (a + b) * expected_while_alive(r, a, b + 1.0, np.zeros_like(t), t / (alpha + t))
