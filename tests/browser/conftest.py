@@ -24,6 +24,8 @@ from sqlalchemy import func, select
 from conftest import unavailable
 from patron import schema
 from patron.access import service as access
+from patron.analytics.scoring import ScoringSettings
+from patron.analytics.service import analyze_store
 from patron.config import load_settings
 from patron.customers.models import Customer
 from patron.db import make_engine, session_factory
@@ -184,6 +186,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     engine = make_engine(url)
     schema.upgrade(engine)
     demo.generate(engine, customers=300, seed=7)
+    analyze_store(engine, ScoringSettings())  # the analytics page and the 360's scores
     people = {  # what the user is for -> (e-mail address, name); all are marketers
         "marketer": ("mara.weber@example.com", "Mara Weber"),
         "german": ("jonas.becker@example.com", "Jonas Becker"),

@@ -121,6 +121,27 @@ def test_a_search_result_opens_the_customer_360(tab: Tab) -> None:
     assert tab.console.problems() == []
 
 
+def test_the_analytics_page_draws_every_chart_and_links_to_the_360(tab: Tab) -> None:
+    page = tab.page
+    tab.open_as("marketer", "/analytics")
+    assert _charts_drawn(tab) >= 7
+    page.wait_for_load_state("networkidle")
+    width, window = _no_horizontal_scroll(tab)
+    assert width <= window
+    tab.shot("05-analytics.png")
+    assert tab.console.problems() == []
+    # the top customer by CLV opens their 360, which explains their scores in words
+    link = page.locator("a[href^='/customers/']").first
+    with page.expect_navigation():
+        link.click()
+    scores = page.locator("[data-section=scores]")
+    expect(scores).to_be_visible()
+    expect(scores.locator("tr[data-score]").first).to_be_visible()
+    expect(scores).to_contain_text("P(alive)")
+    tab.shot("06-customer-scores.png")
+    assert tab.console.problems() == []
+
+
 def test_german_is_kept_in_the_profile(tab: Tab) -> None:
     page = tab.page
     tab.open_as("german", "/overview")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from patron.access import service as access
+from patron.analytics.snapshots import CustomerScore, ScoreSnapshot
 from patron.cli import app, serving
 from patron.db import make_engine, utcnow
 from patron.demo.models import DemoRun
@@ -67,9 +68,13 @@ def test_demo_generates_once_then_reuses_and_serves(
     assert second.exit_code == 0, second.output
     assert "reused" in second.stdout
     assert served == [("127.0.0.1", 8123), ("127.0.0.1", 8123)]
+    assert "Scored 300 customers" in first.stderr
     engine = make_engine(cli_env)
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(DemoRun)) == 1
+        # the shop is scored at the first start, and the snapshot reused at the second
+        assert session.scalar(select(func.count()).select_from(ScoreSnapshot)) == 1
+        assert session.scalar(select(func.count()).select_from(CustomerScore)) == 300
     engine.dispose()
 
 
@@ -93,7 +98,10 @@ def test_demo_prints_a_working_api_key_on_every_start(
     assert first != second
     engine = make_engine(cli_env)
     with Session(engine) as session:
-        assert access.verify_api_key(session, token=second, now=utcnow()) == {"customers:read"}
+        assert access.verify_api_key(session, token=second, now=utcnow()) == {
+            "customers:read",
+            "analytics:read",
+        }
         with pytest.raises(PatronError) as revoked:  # the earlier start's key is revoked
             access.verify_api_key(session, token=first, now=utcnow())
         assert revoked.value.code == "auth.invalid_key"

@@ -84,6 +84,27 @@ def _show(summary: DemoSummary) -> None:
     Console().print(table)
 
 
+def _score_once(engine: Engine) -> None:
+    """Score the demo's customers (``patron analyze``) unless a snapshot exists already."""
+    from rich.console import Console
+    from sqlalchemy.orm import Session
+
+    from patron.analytics.scoring import ScoringSettings
+    from patron.analytics.service import analyze_store
+    from patron.analytics.snapshots import latest_snapshot
+
+    with Session(engine) as session:
+        if latest_snapshot(session) is not None:
+            return
+    console = Console(stderr=True)
+    with console.status("Scoring the customers (ABC, RFM, CLV, P(alive), phases)…"):
+        result, _ = analyze_store(engine, ScoringSettings())
+    console.print(
+        f"Scored {result.scores.num_rows:,} customers in {sum(result.seconds.values()):.1f} s "
+        "(run `patron analyze` again after new orders)."
+    )
+
+
 @app.callback()
 def demo(
     ctx: typer.Context,
@@ -105,6 +126,7 @@ def demo(
     if summary is None:
         summary = _generate(engine, customers=customers, seed=seed, reset=reset, quiet=False)
     _show(summary)
+    _score_once(engine)
     host, port = host or rt.settings.host, port or rt.settings.port
     token = service.issue_demo_key(engine)
     email, password = service.issue_demo_admin(engine)
@@ -112,8 +134,10 @@ def demo(
     typer.echo(
         f"Sign in at {url}/ as {email} with the password {password} "
         "(a new password at each start).\n"
-        "Call the API with the demo key (customers:read; each start replaces it):\n"
-        f'  curl -H "Authorization: Bearer {token}" {url}/api/v1/customers'
+        "Call the API with the demo key (customers:read, analytics:read; each start replaces "
+        "it):\n"
+        f'  curl -H "Authorization: Bearer {token}" {url}/api/v1/customers\n'
+        f'  curl -H "Authorization: Bearer {token}" {url}/api/v1/analytics/segments'
     )
     # The demo is the one place the web app runs on the default secret key.
     settings = rt.settings

@@ -36,7 +36,7 @@ from patron.errors import PatronError
 
 BATCH_ROWS = 20_000
 DEMO_KEY_NAME = "demo"
-DEMO_KEY_SCOPES = ("customers:read",)
+DEMO_KEY_SCOPES = ("customers:read", "analytics:read")
 DEMO_ADMIN_EMAIL = "admin@demo.example"
 # Children before parents, so deleting never trips a foreign key.
 STORE_TABLES: tuple[type[Base], ...] = (
@@ -221,7 +221,7 @@ def find_run(engine: Engine, *, customers: int, seed: int) -> DemoSummary | None
 
 
 def issue_demo_key(engine: Engine) -> str:
-    """A fresh token of the demo's API key (``customers:read``), to show when the demo starts.
+    """A fresh token of the demo's API key (``DEMO_KEY_SCOPES``), to show when the demo starts.
 
     A token exists only when its key is made, so an active "demo" key of an earlier start is
     revoked and a new one created: the token printed is always one that works.
