@@ -32,10 +32,6 @@ class Settings(BaseSettings):
         default="sqlite:///./patron.db",
         description="SQLAlchemy URL of the operational store (SQLite file or PostgreSQL).",
     )
-    analytics_url: str | None = Field(
-        default=None,
-        description="Ibis connection for analytics; unset means DuckDB in memory fed from the store.",
-    )
     secret_key: str = Field(default=DEFAULT_SECRET_KEY, description="Signs sessions and tokens.")
     environment: Environment = Field(default=Environment.development)
     timezone: str = Field(

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import factories as make
-from patron.analytics.scoring import ScoringSettings
-from patron.analytics.service import analyze_store
+from patron.analytics.scoring import Scoring, ScoringSettings
+from patron.analytics.service import analyze_store, report_html
 from patron.analytics.snapshots import CustomerScore
 from patron.config import load_settings
 from patron.customers.models import Customer
@@ -32,6 +32,7 @@ CHARTS = (
     "chart-p-alive",
     "chart-lifecycle",
     "chart-loyalty",
+    "chart-cohorts",
 )
 SPEC = re.compile(r'<script type="application/json" id="(chart-[\w-]+)">(.*?)</script>', re.S)
 
@@ -61,10 +62,15 @@ def analyst(app: FastAPI, sessions: sessionmaker[Session]) -> Iterator[TestClien
 
 
 @pytest.fixture
-def snapshot_id(engine: Engine) -> int:
+def analysis(engine: Engine) -> tuple[Scoring, int]:
+    """The demo store scored: the run and its snapshot's id."""
     demo.generate(engine, customers=300, seed=11)
-    _result, snapshot_id = analyze_store(engine, ScoringSettings(holdout_share=0))
-    return snapshot_id
+    return analyze_store(engine, ScoringSettings(holdout_share=0))
+
+
+@pytest.fixture
+def snapshot_id(analysis: tuple[Scoring, int]) -> int:
+    return analysis[1]
 
 
 def _page(browser: TestClient, path: str) -> str:
@@ -114,6 +120,20 @@ def test_key_figures_are_those_of_the_stored_scores(
     assert _kpi(html, "subscriptions") == f"{subscriptions:,}"
 
 
+def test_the_page_and_the_report_show_the_same_key_figures(
+    app: FastAPI, analyst: TestClient, analysis: tuple[Scoring, int]
+) -> None:
+    result, _snapshot_id = analysis
+    page = _page(analyst, "/analytics")
+    report = report_html(result, title="Report", currency=app.state.settings.currency)
+    shared = ("customers", "a-share", "p-alive", "clv", "unprofitable", "subscriptions")
+    assert {name: _kpi(report, name) for name in shared} == {
+        name: _kpi(page, name) for name in shared
+    }
+    label = re.compile(r'data-kpi="a-share">\s*<div class="label">(.*?)</div>', re.S)
+    assert label.findall(report) == label.findall(page) == ["Revenue from A customers"]
+
+
 def test_every_chart_has_a_spec_and_a_plain_table(analyst: TestClient, snapshot_id: int) -> None:
     html = _page(analyst, "/analytics")
     specs = {name: json.loads(text) for name, text in SPEC.findall(html)}
@@ -124,6 +144,34 @@ def test_every_chart_has_a_spec_and_a_plain_table(analyst: TestClient, snapshot_
     tables = re.findall(r'data-chart="(chart-[\w-]+)">\s*<table class="chart-fallback data">', html)
     assert tables == list(CHARTS)
     assert '<script src="/vendor/vega.js" defer></script>' in html
+
+
+def test_a_run_with_a_holdout_adds_tracking_and_the_model_comparison(
+    engine: Engine, analyst: TestClient
+) -> None:
+    demo.generate(engine, customers=300, seed=11)
+    result, _ = analyze_store(engine, ScoringSettings(holdout_share=0.25))
+    assert result.tracking is not None
+    assert result.comparison is not None
+    html = _page(analyst, "/analytics")
+    specs = {name: json.loads(text) for name, text in SPEC.findall(html)}
+    assert list(specs) == [*CHARTS, "chart-tracking", "chart-models"]
+    # the charts draw the run's own rows, kept in the snapshot
+    tracking = json.dumps(specs["chart-tracking"])
+    last = result.tracking.to_pylist()[-1]
+    assert f"{last['actual']:g}" in tracking or str(last["actual"]) in tracking
+    models = specs["chart-models"]
+    drawn = {row["model"]: row["predicted_total"] for row in models["data"]["values"]}
+    expected = dict(
+        zip(
+            result.comparison["model"].to_pylist(),
+            result.comparison["predicted_total"].to_pylist(),
+            strict=True,
+        )
+    )
+    assert drawn.keys() == expected.keys()
+    for model, total in expected.items():
+        assert drawn[model] == pytest.approx(total)
 
 
 def test_segment_tables_and_the_top_customers(

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pyarrow as pa
 import pytest
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_decimal
 
 from analytics.scores_factory import (
     fake_cohorts,
@@ -21,7 +21,20 @@ from analytics.scores_factory import (
     shout,
 )
 from patron.analytics import charts, columns
-from patron.analytics.report import ReportData, key_figures, render_report, render_svg
+from patron.analytics.figures import (
+    key_figures,
+    subscription_candidates,
+    top_by_clv,
+    unprofitable_customers,
+)
+from patron.analytics.report import (
+    CANDIDATES,
+    TOP,
+    Formats,
+    ReportData,
+    render_report,
+    render_svg,
+)
 
 N = 3000
 CHARTS = ("pareto", "abc", "rfm", "segments", "clv", "p_alive", "lifecycle", "loyalty")
@@ -159,57 +172,47 @@ def test_svg_ids_get_the_chart_prefix(scores: pa.Table) -> None:
     assert svg.startswith(f'<svg role="img" aria-label="{charts.RFM_GRID.upper()}"')
 
 
-def test_top_customers_by_clv(scores: pa.Table, document: Document) -> None:
-    clv = np.array([np.nan if v is None else v for v in scores.column("clv").to_pylist()])
-    ids = np.array(scores.column("customer_id").to_pylist())
-    valued = ~np.isnan(clv)
-    expected = ids[valued][np.argsort(-clv[valued], kind="stable")][:20]
-    rows = document.rows("top-clv")
-    assert [row[0] for row in rows] == list(expected)
-
-
-def test_unprofitable_customers_by_loss(scores: pa.Table, document: Document) -> None:
-    profit = np.array(scores.column("profit").to_pylist())
-    ids = np.array(scores.column("customer_id").to_pylist())
-    losing = profit < 0
-    expected = ids[losing][np.argsort(profit[losing], kind="stable")][:20]
-    rows = document.rows("unprofitable")
-    assert [row[0] for row in rows] == list(expected)
-    assert document.kpis["unprofitable"] == format_decimal(losing.sum(), locale="en")
-
-
-def test_key_figures(scores: pa.Table, document: Document) -> None:
+def test_the_key_figures_are_those_of_the_figures(scores: pa.Table, document: Document) -> None:
     figures = key_figures(scores)
-    abc = np.array(scores.column("abc").to_pylist(), dtype=object)
-    assert figures.customers == N
-    assert figures.a_customers == (abc == "A").sum()
-    assert figures.a_share == pytest.approx((abc == "A").sum() / (abc != None).sum())  # noqa: E711
-    p_alive = np.array([np.nan if v is None else v for v in scores.column("p_alive").to_pylist()])
-    assert figures.mean_p_alive == pytest.approx(np.nanmean(p_alive))
-    products = scores.column("subscription_product").to_pylist()
-    assert figures.subscription_candidates == sum(1 for p in products if p)
-    assert document.kpis["customers"] == "3,000"
-    mean = format_percent(np.nanmean(p_alive), "#,##0.0%", locale="en")
-    assert document.kpis["p-alive"] == mean
-    total = np.nansum(scores.column("clv").to_numpy(zero_copy_only=False))
-    assert document.kpis["clv"] == format_currency(total, "EUR", locale="en")
+    formats = Formats("en", "EUR")
+    assert document.kpis == {
+        "customers": "3,000",
+        "revenue": formats.money(figures.revenue),
+        "a-share": formats.percent(figures.a_share_of_value),
+        "p-alive": formats.percent(figures.mean_p_alive),
+        "clv": formats.money(figures.total_clv),
+        "unprofitable": formats.number(figures.unprofitable),
+        "subscriptions": formats.number(figures.subscription_candidates),
+    }
 
 
-def test_segments_table_and_subscription_candidates(scores: pa.Table, document: Document) -> None:
+def test_the_customer_tables_are_those_of_the_figures(scores: pa.Table, document: Document) -> None:
+    tables = {
+        "top-clv": top_by_clv(scores, TOP),
+        "unprofitable": unprofitable_customers(scores, TOP),
+        "subscriptions": subscription_candidates(scores, CANDIDATES),
+    }
+    for name, rows in tables.items():
+        assert rows, name
+        assert [row[0] for row in document.rows(name)] == [row["customer_id"] for row in rows]
+    products = [row[1] for row in document.rows("subscriptions")]
+    assert products == [row["subscription_product"] for row in tables["subscriptions"]]
+
+
+def test_the_segments_table(scores: pa.Table, document: Document) -> None:
     segments = document.rows(charts.SEGMENT_SIZES)
     assert [row[0] for row in segments] == [charts.SEGMENT_NAMES[s] for s in columns.SEGMENTS]
     champions = np.array(scores.column("rfm_segment").to_pylist()) == "champions"
     assert segments[0][1] == format_decimal(champions.sum(), locale="en")
-    candidates = document.rows("subscriptions")
-    products = dict(
-        zip(
-            scores.column("customer_id").to_pylist(),
-            scores.column("subscription_product").to_pylist(),
-            strict=True,
-        )
-    )
-    assert candidates
-    assert all(products[row[0]] == row[1] for row in candidates)
+
+
+def test_the_a_share_is_of_the_measure_abc_ranks_by(scores: pa.Table) -> None:
+    small = scores.slice(0, 600)
+    settings = SETTINGS | {"abc": {"by": "margin", "a": 0.8, "b": 0.95}}
+    html = render_report(report_data(small, settings=settings))
+    assert "Margin from A customers" in html
+    share = key_figures(small, by="margin").a_share_of_value
+    assert Document(html).kpis["a-share"] == Formats("en", "EUR").percent(share)
 
 
 def test_settings_are_listed(html: str) -> None:
@@ -254,15 +257,6 @@ def test_without_a_holdout_the_model_section_is_left_out(scores: pa.Table) -> No
     assert 'data-chart="tracking"' not in html
     assert 'data-chart="models"' not in html
     assert 'data-chart="cohorts"' in html
-
-
-def test_an_empty_subscription_product_is_no_candidate() -> None:
-    scores = fake_scores(300, 5)
-    products = scores.column("subscription_product").to_pylist()
-    products = ["" if p is None else p for p in products]
-    index = scores.column_names.index("subscription_product")
-    changed = scores.set_column(index, "subscription_product", pa.array(products))
-    assert key_figures(changed).subscription_candidates == sum(1 for p in products if p)
 
 
 def test_a_report_of_200_000_customers_stays_small() -> None:

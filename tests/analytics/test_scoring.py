@@ -147,6 +147,18 @@ def test_the_snapshot_is_stored_and_read_back(
         assert snapshot.id == snapshot_id
         assert snapshot.customers == result.scores.num_rows
         assert snapshot.models["bgnbd"]["params"] == result.models["bgnbd"]["params"]
+        # what the page draws beside the scores is kept with them
+        assert result.tracking is not None
+        assert result.comparison is not None
+        assert snapshot.series["tracking"] == result.tracking.to_pylist()
+        assert len(snapshot.series["cohorts"]) == result.cohorts.num_rows
+        assert snapshot.series["pareto"][-1]["value_share"] == pytest.approx(1.0)
+        assert snapshot.series["calibration_t"] == pytest.approx(result.calibration_t)
+        assert {row["model"] for row in snapshot.series["comparison"]} == {
+            "bgnbd",
+            "pnbd",
+            "mbgnbd",
+        }
         stored = session.scalar(
             select(func.count()).where(CustomerScore.snapshot_id == snapshot_id)
         )

@@ -851,3 +851,39 @@ def _money(gettext: Gettext, text: str, currency: str | None) -> str:
 
 def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
+
+
+def every_chart(
+    scores: pa.Table,
+    gettext: Gettext,
+    *,
+    pareto: pa.Table,
+    cohorts: pa.Table | None = None,
+    tracking_rows: pa.Table | None = None,
+    calibration_end: float | None = None,
+    comparison: pa.Table | None = None,
+    currency: str | None = None,
+    measure: Literal["revenue", "margin"] = "revenue",
+    month: Callable[[date], str] | None = None,
+    time_unit: str | None = None,
+) -> dict[str, Chart]:
+    """Every chart of a scoring run by name: what the analytics page and the report both draw.
+
+    Cohorts, tracking and the model comparison only where the run made them."""
+    built = {
+        "pareto": pareto_curve(pareto, gettext, measure=measure),
+        "abc": abc_classes(scores, gettext, currency=currency),
+        "rfm": rfm_grid(scores, gettext, currency=currency),
+        "segments": segment_sizes(scores, gettext, currency=currency),
+        "clv": clv_distribution(scores, gettext, currency=currency),
+        "p_alive": p_alive_heatmap(scores, gettext),
+        "lifecycle": lifecycle_funnel(scores, gettext),
+        "loyalty": loyalty_types(scores, gettext),
+    }
+    if cohorts is not None and cohorts.num_rows:
+        built["cohorts"] = cohort_retention(cohorts, gettext, month=month)
+    if tracking_rows is not None and tracking_rows.num_rows:
+        built["tracking"] = tracking(tracking_rows, calibration_end, gettext, time_unit=time_unit)
+    if comparison is not None and comparison.num_rows:
+        built["models"] = model_comparison(comparison, gettext)
+    return built

@@ -9,6 +9,8 @@ section reaches it through the shell (``SECTIONS``, registered in ``create_app``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -23,9 +25,11 @@ from patron.analytics.explain import Explained, Rules, explain
 from patron.analytics.figures import (
     GROUPINGS,
     PAGE_COLUMNS,
+    Series,
     key_figures,
     pareto_table,
     segment_rows,
+    series_of,
 )
 from patron.analytics.snapshots import ScoreSnapshot, customer_scores, latest_snapshot
 from patron.config import Settings
@@ -63,7 +67,8 @@ def analytics(
     if snapshot is None or snapshot.customers == 0:
         return render(request, "analytics/analytics.html", {"snapshot": snapshot})
     settings: Settings = request.app.state.settings
-    gettext = translations(request_language(request)).gettext
+    language = request_language(request)
+    gettext = translations(language).gettext
     rules = Rules.of(snapshot)
     scores = readout.scores_table(session, snapshot, PAGE_COLUMNS)
     context = {
@@ -72,7 +77,14 @@ def analytics(
         "figures": key_figures(scores, by=rules.abc_by),
         "abc_by": rules.abc_by,
         "rules": rules,
-        "charts": charts_of(scores, gettext, currency=settings.currency, by=rules.abc_by),
+        "charts": charts_of(
+            scores,
+            gettext,
+            currency=settings.currency,
+            by=rules.abc_by,
+            series=series_of(snapshot.series),
+            month=Formats(language, settings.tz, settings.currency).month,
+        ),
         "segments": {key: segment_rows(scores, key) for key in GROUPINGS},
         "group_titles": GROUP_TITLES,
         "value_names": VALUE_NAMES,
@@ -84,22 +96,33 @@ def analytics(
 
 
 def charts_of(
-    scores: pa.Table, gettext: charts.Gettext, *, currency: str, by: str = "revenue"
+    scores: pa.Table,
+    gettext: charts.Gettext,
+    *,
+    currency: str,
+    by: str = "revenue",
+    series: Series | None = None,
+    month: Callable[[date], str] | None = None,
 ) -> dict[str, charts.Chart]:
-    """Every chart of the page by element id, in the language of ``gettext``."""
-    pareto = pareto_table(scores, by=by)
-    return {
-        "chart-pareto": charts.pareto_curve(
-            pareto, gettext, measure="margin" if by == "margin" else "revenue"
-        ),
-        "chart-abc": charts.abc_classes(scores, gettext, currency=currency),
-        "chart-rfm": charts.rfm_grid(scores, gettext, currency=currency),
-        "chart-segments": charts.segment_sizes(scores, gettext, currency=currency),
-        "chart-clv": charts.clv_distribution(scores, gettext, currency=currency),
-        "chart-p-alive": charts.p_alive_heatmap(scores, gettext),
-        "chart-lifecycle": charts.lifecycle_funnel(scores, gettext),
-        "chart-loyalty": charts.loyalty_types(scores, gettext),
-    }
+    """Every chart of the page by element id, in the language of ``gettext``: the report's
+    charts (``charts.every_chart``), with the run's own Pareto curve, cohorts, tracking and
+    model comparison where the snapshot kept them."""
+    series = series or series_of(None)
+    pareto = series.pareto if series.pareto is not None else pareto_table(scores, by=by)
+    built = charts.every_chart(
+        scores,
+        gettext,
+        pareto=pareto,
+        cohorts=series.cohorts,
+        tracking_rows=series.tracking,
+        calibration_end=series.calibration_t,
+        comparison=series.comparison,
+        currency=currency,
+        measure="margin" if by == "margin" else "revenue",
+        month=month,
+        time_unit=series.time_unit,
+    )
+    return {f"chart-{name.replace('_', '-')}": chart for name, chart in built.items()}
 
 
 def customer_scores_section(request: Request, session: Session, customer_id: int) -> Section | None:

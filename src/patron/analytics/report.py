@@ -12,11 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import vl_convert
 from babel import Locale, UnknownLocaleError, dates, numbers
 from babel.core import get_global
@@ -24,6 +23,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from patron.analytics import charts
+from patron.analytics.figures import (
+    key_figures,
+    subscription_candidates,
+    top_by_clv,
+    unprofitable_customers,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 TOP = 20  # rows of the top-CLV and the unprofitable customers
@@ -56,95 +61,23 @@ class ReportData:
     settings: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class KeyFigures:
-    customers: int
-    buyers: int
-    revenue: float
-    classified: int  # customers with an ABC class
-    a_customers: int
-    a_share: float | None  # of the customers with a class
-    scored: int  # customers with a P(alive)
-    mean_p_alive: float | None
-    total_clv: float
-    unprofitable: int
-    loss: float  # sum of the negative profits (≤ 0)
-    subscription_candidates: int
-
-
-def key_figures(scores: pa.Table) -> KeyFigures:
-    """The figures at the top of the report, from the scores alone."""
-    abc = scores.column("abc")
-    classified = int(pc.count(abc).as_py())
-    a_customers = int(pc.sum(pc.equal(abc, "A")).as_py() or 0)
-    p_alive = scores.column("p_alive")
-    profit = _floats(scores, "profit")
-    losing = profit[profit < 0]
-    return KeyFigures(
-        customers=scores.num_rows,
-        buyers=int(pc.sum(pc.greater(scores.column("purchase_days"), 0)).as_py() or 0),
-        revenue=float(np.nansum(_floats(scores, "revenue"))),
-        classified=classified,
-        a_customers=a_customers,
-        a_share=a_customers / classified if classified else None,
-        scored=int(pc.count(p_alive).as_py()),
-        mean_p_alive=pc.mean(p_alive).as_py(),
-        total_clv=float(np.nansum(_floats(scores, "clv"))),
-        unprofitable=int(losing.size),
-        loss=float(losing.sum()),
-        subscription_candidates=int(_candidates(scores).sum()),
-    )
-
-
-def top_by_clv(scores: pa.Table, k: int = TOP) -> list[dict[str, Any]]:
-    """The ``k`` customers with the highest CLV, highest first (customers without one left out)."""
-    wanted = ["customer_id", "clv", "p_alive", "expected_purchases", "revenue"]
-    wanted += ["rfm_segment", "abc"]
-    return _top(scores, "clv", pc.is_valid(scores.column("clv")), k, descending=True, keep=wanted)
-
-
-def unprofitable_customers(scores: pa.Table, k: int = TOP) -> list[dict[str, Any]]:
-    """The ``k`` customers with the largest loss (profit < 0), largest first."""
-    wanted = ["customer_id", "profit", "revenue", "margin", "cost_to_serve", "return_rate"]
-    wanted += ["orders"]
-    losing = pc.less(scores.column("profit"), 0)
-    return _top(scores, "profit", losing, k, descending=False, keep=wanted)
-
-
-def subscription_candidates(scores: pa.Table, k: int = CANDIDATES) -> list[dict[str, Any]]:
-    """Customers who reorder a product at a regular rhythm, the highest revenue first."""
-    wanted = ["customer_id", "subscription_product", "subscription_interval_days"]
-    wanted += ["purchase_days", "revenue"]
-    mask = pa.array(_candidates(scores))
-    return _top(scores, "revenue", mask, k, descending=True, keep=wanted)
-
-
 def build_charts(
     data: ReportData, gettext: Callable[[str], str], *, month: Callable[[dt.date], str]
 ) -> dict[str, charts.Chart]:
     """Every chart of the report by name, in the reader's language."""
-    scores, currency = data.scores, data.currency
-    by_margin = _setting(data.settings, "abc", "by") == "margin"
-    built = {
-        "pareto": charts.pareto_curve(
-            data.pareto, gettext, measure="margin" if by_margin else "revenue"
-        ),
-        "abc": charts.abc_classes(scores, gettext, currency=currency),
-        "rfm": charts.rfm_grid(scores, gettext, currency=currency),
-        "segments": charts.segment_sizes(scores, gettext, currency=currency),
-        "clv": charts.clv_distribution(scores, gettext, currency=currency),
-        "p_alive": charts.p_alive_heatmap(scores, gettext),
-        "lifecycle": charts.lifecycle_funnel(scores, gettext),
-        "loyalty": charts.loyalty_types(scores, gettext),
-        "cohorts": charts.cohort_retention(data.cohorts, gettext, month=month),
-    }
-    if data.tracking is not None and data.tracking.num_rows:
-        built["tracking"] = charts.tracking(
-            data.tracking, data.calibration_end, gettext, time_unit=data.time_unit
-        )
-    if data.comparison is not None and data.comparison.num_rows:
-        built["models"] = charts.model_comparison(data.comparison, gettext)
-    return built
+    return charts.every_chart(
+        data.scores,
+        gettext,
+        pareto=data.pareto,
+        cohorts=data.cohorts,
+        tracking_rows=data.tracking,
+        calibration_end=data.calibration_end,
+        comparison=data.comparison,
+        currency=data.currency,
+        measure=abc_by(data.settings),
+        month=month,
+        time_unit=data.time_unit,
+    )
 
 
 def render_report(
@@ -159,19 +92,26 @@ def render_report(
     }
     environment = _environment(gettext, formats)
     segment_names = {key: gettext(name) for key, name in charts.SEGMENT_NAMES.items()}
+    by = abc_by(data.settings)
     return environment.get_template("report.html").render(
         data=data,
         language=language,
-        figures=key_figures(data.scores),
+        figures=key_figures(data.scores, by=by),
+        abc_by=by,
         charts=built,
         svgs=svgs,
-        top_clv=top_by_clv(data.scores),
-        unprofitable=unprofitable_customers(data.scores),
-        candidates=subscription_candidates(data.scores),
+        top_clv=top_by_clv(data.scores, TOP),
+        unprofitable=unprofitable_customers(data.scores, TOP),
+        candidates=subscription_candidates(data.scores, CANDIDATES),
         segment_names=segment_names,
         unit=gettext(charts.TIME_UNITS.get(data.time_unit, data.time_unit)),
         settings=data.settings,
     )
+
+
+def abc_by(settings: Mapping[str, Any]) -> Literal["revenue", "margin"]:
+    """What the run's ABC classes were ranked by: revenue (the default) or margin."""
+    return "margin" if _setting(settings, "abc", "by") == "margin" else "revenue"
 
 
 def render_svg(
@@ -302,41 +242,6 @@ def _d3_locale(language: str) -> dict[str, Any]:
         except ValueError:
             continue
     raise AssertionError("vl-convert knows en-US")
-
-
-def _top(
-    scores: pa.Table,
-    by: str,
-    mask: pa.Array | pa.ChunkedArray,
-    k: int,
-    *,
-    descending: bool,
-    keep: list[str],
-) -> list[dict[str, Any]]:
-    """The first ``k`` rows where ``mask`` holds, by ``by`` (ties: customer id), as dicts.
-
-    A partial selection finds the ``k``-th value; only the rows up to it are sorted."""
-    chosen = scores.select(keep).filter(pc.and_kleene(mask, pc.is_valid(scores.column(by))))
-    order = "descending" if descending else "ascending"
-    if chosen.num_rows > k:
-        kth = chosen.take(pc.select_k_unstable(chosen, k, sort_keys=[(by, order)]))
-        bound = pc.min(kth[by]) if descending else pc.max(kth[by])
-        compare = pc.greater_equal if descending else pc.less_equal
-        chosen = chosen.filter(compare(chosen[by], bound))
-    keys = [(by, order), ("customer_id", "ascending")]
-    return chosen.take(pc.sort_indices(chosen, sort_keys=keys)[:k]).to_pylist()
-
-
-def _candidates(scores: pa.Table) -> np.ndarray:
-    """Customers with a subscription product (an empty string is none)."""
-    product = scores.column("subscription_product")
-    named = pc.and_(pc.is_valid(product), pc.not_equal(product, ""))
-    return np.asarray(pc.fill_null(named, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _floats(table: pa.Table, name: str) -> np.ndarray:
-    column = pc.cast(table.column(name), pa.float64())
-    return np.asarray(column.to_numpy(), dtype=np.float64)
 
 
 def _setting(settings: Mapping[str, Any], *path: str) -> Any:

@@ -58,11 +58,30 @@ def analyze_store(
             settings=settings.describe(),
             models=result.models,
             warnings=result.warnings,
+            series=series_of(result),
             keep=keep,
         )
     if progress:
         progress("stored")
     return result, snapshot_id
+
+
+def series_of(result: Scoring) -> dict[str, Any]:
+    """The run's Pareto curve, cohorts, tracking and model comparison as plain rows (what the
+    analytics page draws beside the scores)."""
+
+    def rows(table: pa.Table | None) -> list[dict[str, Any]] | None:
+        return None if table is None else table.to_pylist()
+
+    return {
+        "pareto": rows(result.pareto),
+        "cohorts": rows(result.cohorts),
+        "tracking": rows(result.tracking),
+        "comparison": rows(result.comparison),
+        "calibration_t": result.calibration_t,
+        "calibration_end": result.calibration_end,
+        "time_unit": result.settings.unit,
+    }
 
 
 def file_facts(

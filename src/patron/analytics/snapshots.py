@@ -49,6 +49,9 @@ class ScoreSnapshot(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON)
     models: Mapped[dict[str, Any]] = mapped_column(JSON)
     warnings: Mapped[list[str]] = mapped_column(JSON)
+    # What the run drew beside the scores, for the analytics page: Pareto curve, cohorts,
+    # calibration-vs-holdout tracking and model comparison (rows of each, as plain lists).
+    series: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class CustomerScore(Base):
@@ -116,6 +119,7 @@ def save_snapshot(
     settings: dict[str, Any],
     models: dict[str, Any],
     warnings: list[str],
+    series: dict[str, Any] | None = None,
     keep: int | None = None,
 ) -> int:
     """Store ``scores`` (``customer_id`` = the store's customer id) as a new snapshot; keep only
@@ -132,6 +136,7 @@ def save_snapshot(
             settings=_plain(settings),
             models=_plain(models),
             warnings=list(warnings),
+            series=_plain(series or {}),
         )
         .returning(ScoreSnapshot.id)
     ).scalar_one()

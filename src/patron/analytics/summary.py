@@ -71,9 +71,12 @@ def _within(facts: Facts, start: date | None, end: date) -> tuple[ir.Table, ir.T
     return lines, returns
 
 
-def purchase_days(facts: FactsLike, *, end: date, start: date | None = None) -> ir.Table:
+def purchase_days(
+    facts: FactsLike, *, end: date, start: date | None = None, first_day: bool = True
+) -> ir.Table:
     """One row per customer and purchase day: value, cost, discount and orders of that day,
-    with the customer's first purchase day (``first_day``)."""
+    and (unless ``first_day=False``, which spares a window) the customer's first purchase day
+    (``first_day``)."""
     facts = as_facts(facts)
     lines, _ = _within(facts, start, end)
     days = lines.group_by(lines.customer_id, day=lines.placed_at.date()).aggregate(
@@ -83,6 +86,8 @@ def purchase_days(facts: FactsLike, *, end: date, start: date | None = None) -> 
         discount=lines.discount.fill_null(0).sum(),
         orders=lines.order_id.nunique(),
     )
+    if not first_day:
+        return days
     return days.mutate(first_day=days.day.min().over(group_by=days.customer_id))
 
 
@@ -105,15 +110,15 @@ def summarise(
         )
     length = unit_days(unit)
     if days is None:
-        days = purchase_days(facts, end=end, start=start)
-    repeat = days.day > days.first_day
+        days = purchase_days(facts, end=end, start=start, first_day=False)
     per_customer = days.group_by("customer_id").aggregate(
         first_purchase=days.day.min(),
         last_purchase=days.day.max(),
         purchase_days=days.count(),
         orders=days.orders.sum(),
         sales=days.value.sum(),
-        repeat_value=days.value.sum(where=repeat),
+        # the first day's value, by the one row with the earliest day (no window needed)
+        first_value=days.value.argmin(days.day),
         gross_cost=days.cost.sum(),
         costed=days.costed.sum(),
         discounts=days.discount.sum(),
@@ -146,7 +151,7 @@ def summarise(
         frequency=frequency,
         recency=span.cast("float64") / length,
         T=age.cast("float64") / length,
-        monetary=ibis.ifelse(frequency > 0, s.repeat_value / frequency, 0.0),
+        monetary=ibis.ifelse(frequency > 0, (s.sales - s.first_value) / frequency, 0.0),
         sales=s.sales,
         returns=s.returns,
         revenue=revenue,

@@ -237,22 +237,26 @@ def _show(
     report: Path | None,
     json_output: bool,
 ) -> None:
-    import pyarrow.compute as pc
+    from patron.analytics.figures import key_figures
 
     scores = result.scores
     counts = {
         name: {str(k): int(v) for k, v in zip(*_value_counts(scores[name]), strict=True)}
         for name in ("abc", "rfm_segment", "lifecycle_phase", "loyalty_type")
     }
+    key = key_figures(scores, by=result.settings.abc.by)
     figures = {
-        "customers": scores.num_rows,
+        "customers": key.customers,
+        "buyers": key.buyers,
         "period": {"start": result.start.isoformat(), "end": result.end.isoformat()},
         "snapshot_id": snapshot_id,
-        "revenue": pc.sum(scores["revenue"]).as_py() or 0.0,
-        "clv": pc.sum(scores["clv"]).as_py() or 0.0,
-        "mean_p_alive": pc.mean(scores["p_alive"]).as_py(),
-        "unprofitable": int(pc.sum(pc.less(scores["profit"], 0)).as_py() or 0),
-        "subscription_candidates": int(pc.sum(pc.is_valid(scores["subscription_product"])).as_py()),
+        "revenue": key.revenue,
+        "a_customers": key.a_customers,
+        "a_share_of_value": key.a_share_of_value,
+        "clv": key.total_clv,
+        "mean_p_alive": key.mean_p_alive,
+        "unprofitable": key.unprofitable,
+        "subscription_candidates": key.subscription_candidates,
         "counts": counts,
         "models": result.models,
         "warnings": result.warnings,

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("models", sa.JSON(), nullable=False),
         sa.Column("warnings", sa.JSON(), nullable=False),
+        sa.Column("series", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_score_snapshots")),
     )
     with op.batch_alter_table("score_snapshots", schema=None) as batch_op:
