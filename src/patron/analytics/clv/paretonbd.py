@@ -28,11 +28,15 @@ Pareto/NBD model and related expressions".
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.special import gammaln
+from collections.abc import Callable
 
-from patron.analytics.clv.base import Floats
+import numpy as np
+from scipy.special import gammaln, hyp2f1
+
+from patron.analytics.clv.base import Floats, distinct
 from patron.analytics.clv.transaction import TransactionModel
+
+SCIPY_UP_TO = 0.9  # hyp2f1_one: SciPy's series below, the continued fraction above
 
 
 class ParetoNBDFitter(TransactionModel):
@@ -44,10 +48,11 @@ class ParetoNBDFitter(TransactionModel):
     @staticmethod
     def _log_likelihood(params: Floats, x: Floats, t_x: Floats, age: Floats) -> Floats:
         """Each customer's log-likelihood, in logs throughout (no overflow for x in the thousands)."""
-        r, alpha, s, beta = params
-        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        alive, died = _log_terms(r, alpha, s, beta, x, t_x, age)
-        return common + np.logaddexp(alive, died)
+        return _log_likelihoods(x, t_x, age)(params)
+
+    @classmethod
+    def _likelihood_for(cls, x: Floats, t_x: Floats, age: Floats) -> Callable[[Floats], Floats]:
+        return _log_likelihoods(x, t_x, age)
 
     @staticmethod
     def _probability_alive(params: Floats, x: Floats, t_x: Floats, age: Floats) -> Floats:
@@ -104,9 +109,27 @@ def _log_a0_part(r: float, alpha: float, s: float, beta: float, x: Floats, until
 
 
 def hyp2f1_one(b: Floats, c: Floats, z: Floats, *, max_terms: int = 100_000) -> Floats:
-    """2F1(1, b; c; z) for 0 < b < c, c > 1 and 0 <= z < 1, by Gauss's continued fraction.
+    """2F1(1, b; c; z) for 0 < b < c, c > 1 and 0 <= z < 1.
 
-    ``scipy.special.hyp2f1`` cannot be used here: for z near 1 with a large b, or with c - b - 1
+    Up to z = ``SCIPY_UP_TO`` (0.9) SciPy's ``hyp2f1`` (its power series there, checked to
+    agree with the continued fraction to 1e-14 for b up to 2e4, whole c - b - 1 included) at
+    half the cost; above, Gauss's continued fraction (``_continued_fraction``).
+    """
+    b, c, z = (np.array(v, dtype=np.float64) for v in np.broadcast_arrays(b, c, z))
+    result = np.empty_like(z)
+    near = z > SCIPY_UP_TO
+    result[~near] = hyp2f1(1.0, b[~near], c[~near], z[~near])
+    bad = ~near & ~np.isfinite(result)
+    near |= bad
+    if near.any():
+        result[near] = _continued_fraction(b[near], c[near], z[near], max_terms=max_terms)
+    return result
+
+
+def _continued_fraction(b: Floats, c: Floats, z: Floats, *, max_terms: int) -> Floats:
+    """2F1(1, b; c; z) by Gauss's continued fraction.
+
+    ``scipy.special.hyp2f1`` cannot be used near z = 1: for a large b, or with c - b - 1
     a whole number, it returns NaN, infinity or plainly wrong values (even negative ones). This
     is the continued fraction of the incomplete beta function (2F1(1, b; c; z) is
     B_z(c-1, b-c+1) / (z^(c-1) (1-z)^(b-c+1) / (c-1))), evaluated by the modified Lentz method
@@ -143,6 +166,27 @@ def hyp2f1_one(b: Floats, c: Floats, z: Floats, *, max_terms: int = 100_000) -> 
     return result
 
 
+def _log_likelihoods(x: Floats, t_x: Floats, age: Floats) -> Callable[[Floats], Floats]:
+    """The customers' log-likelihoods as a function of (r, α, s, β).
+
+    A0's hypergeometric terms depend on a customer only through (x, t_x) and (x, T), and
+    customers share those pairs far more often than whole rows (a cohort's T, small x): each
+    term is computed once per distinct pair, found once for the whole fit.
+    """
+    (x_at_tx, at_tx), to_tx = distinct(x, t_x)
+    (x_at_T, at_T), to_T = distinct(x, age)
+
+    def per_customer(params: Floats) -> Floats:
+        r, alpha, s, beta = params
+        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        upper = _log_a0_part(r, alpha, s, beta, x_at_tx, at_tx)[to_tx]
+        lower = _log_a0_part(r, alpha, s, beta, x_at_T, at_T)[to_T]
+        alive, died = _alive_and_died(r, alpha, s, beta, x, age, upper, lower)
+        return common + np.logaddexp(alive, died)
+
+    return per_customer
+
+
 def _log_terms(
     r: float, alpha: float, s: float, beta: float, x: Floats, t_x: Floats, age: Floats
 ) -> tuple[Floats, Floats]:
@@ -152,9 +196,23 @@ def _log_terms(
     log F(t_x) + log(1 - F(T)/F(t_x)); the ratio is clipped to <= 1 so rounding never makes A0
     negative (t_x = T gives A0 = 0 exactly, log A0 = -inf).
     """
-    alive = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
     upper = _log_a0_part(r, alpha, s, beta, x, t_x)
     lower = _log_a0_part(r, alpha, s, beta, x, age)
+    return _alive_and_died(r, alpha, s, beta, x, age, upper, lower)
+
+
+def _alive_and_died(
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: Floats,
+    age: Floats,
+    upper: Floats,
+    lower: Floats,
+) -> tuple[Floats, Floats]:
+    """The two terms from A0's parts at t_x (``upper``) and at T (``lower``)."""
+    alive = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
     died = np.log(s) - np.log(r + s + x) + upper + _log1mexp(lower - upper)
     return alive, died
 

@@ -11,6 +11,7 @@ T scaled to about 1, and every prediction is vectorised over customers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import ClassVar, Self
 
 import numpy as np
@@ -63,6 +64,12 @@ class TransactionModel(Model, ABC):
         """The weighted log-likelihood's derivatives in the natural parameters."""
         raise NotImplementedError
 
+    @classmethod
+    def _likelihood_for(cls, x: Floats, t_x: Floats, age: Floats) -> Callable[[Floats], Floats]:
+        """The customers' log-likelihoods as a function of the parameters, for one fit: a model
+        may prepare what does not depend on the parameters once, before the search."""
+        return lambda params: cls._log_likelihood(params, x, t_x, age)
+
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Self:
         """Maximum likelihood estimates of the parameters; equal customers are counted once."""
         x, t_x, age = check_rfm(frequency, recency, T)
@@ -71,8 +78,10 @@ class TransactionModel(Model, ABC):
         scale = float(np.max(age))
         units = np.array([scale if n in self._in_time_units else 1.0 for n in self._names])
 
+        per_customer = self._likelihood_for(x, t_x, age)
+
         def total(params: Floats) -> float:
-            return float(np.sum(weights * self._log_likelihood(params * units, x, t_x, age)))
+            return float(np.sum(weights * per_customer(params * units)))
 
         def gradient(params: Floats) -> Floats:
             return self._gradient(params * units, x, t_x, age, weights) * units
