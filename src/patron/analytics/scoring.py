@@ -157,8 +157,11 @@ def score(
         )
     # Every analysis starts from the purchase days and the summary: computed once, kept in the
     # backend (a temporary table in DuckDB and PostgreSQL, a cached frame in Spark).
-    days = purchase_days(facts, end=end, start=start).cache()
+    days = purchase_days(facts, end=end, start=start, first_day=False).cache()
     summary = summarise(facts, end=end, start=start, unit=settings.unit, days=days).cache()
+    # the first purchase day beside each day, from the summary (a join, not a window)
+    firsts = summary.select("customer_id", first_day=summary.first_purchase)
+    days = days.join(firsts, "customer_id")
     table = _per_customer(facts, summary, days, start=start, end=end, settings=settings)
     rows = table.to_pyarrow()
     clock.step("summary")
@@ -294,15 +297,9 @@ def _discounted_purchases(
 ) -> np.ndarray:
     """Expected purchases in each month of the horizon, discounted to today and summed."""
     monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
-    months = np.arange(1, settings.horizon_months + 1)
-    cumulative = np.stack(
-        [np.zeros_like(x)]
-        + [
-            model.conditional_expected_number_of_purchases_up_to_time(m * per_month, x, t_x, T)
-            for m in months
-        ]
-    )
-    discount = (1 + monthly_rate) ** -months.astype(float)
+    months = np.arange(0, settings.horizon_months + 1)
+    cumulative = model.conditional_expected_purchases_by_horizon(months * per_month, x, t_x, T)
+    discount = (1 + monthly_rate) ** -months[1:].astype(float)
     return np.asarray(discount @ np.diff(cumulative, axis=0), dtype=np.float64)
 
 
@@ -343,8 +340,7 @@ def _finish(rows: pa.Table, predictions: _Predictions, settings: ScoringSettings
         loyalty_type=loyalty_type(table, settings.loyalty),
         **money,
     )
-    con = ibis.duckdb.connect()
-    done = con.to_pyarrow(table)
+    done = table.to_pyarrow()  # an in-memory table: Ibis' default DuckDB runs it
     columns = []
     for column in SCORES:
         values = done[column.name]
