@@ -184,3 +184,23 @@ def test_analyze_scores_the_store_and_keeps_a_snapshot(cli_env: str) -> None:
         runner.invoke(app, ["analyze", "--holdout-share", "0", "--keep", "1", "--json"]).stdout
     )
     assert again["snapshot_id"] > figures["snapshot_id"]
+
+
+def test_analyze_takes_the_rule_tables_from_a_file(sample_csv: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[segments]]\nname = "recent"\nr = [4, 5]\nf = [1, 5]\n\n'
+        '[[segments]]\nname = "the rest"\nr = [1, 3]\nf = [1, 5]\n\n'
+        "[lifecycle]\nexploration_purchase_days = 1\n"
+    )
+    result = runner.invoke(
+        app, ["analyze", str(sample_csv), "--rules", str(rules), "--holdout-share", "0", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)["counts"]
+    assert set(counts["rfm_segment"]) == {"recent", "the rest"}
+    # with exploration at one purchase day, the one-time buyers alone explore
+    default = json.loads(
+        runner.invoke(app, ["analyze", str(sample_csv), "--holdout-share", "0", "--json"]).stdout
+    )["counts"]
+    assert counts["lifecycle_phase"]["exploration"] < default["lifecycle_phase"]["exploration"]

@@ -75,6 +75,11 @@ def analyze(
     cost_per_case: float = typer.Option(0.0, "--cost-per-case", help="Cost of one service case."),
     keep: int = typer.Option(None, "--keep", help="Keep only the newest N snapshots in the store."),
     language: str = typer.Option("en", "--language", help="Language of the report: en or de."),
+    rules: Path = typer.Option(
+        None,
+        "--rules",
+        help="TOML or JSON file of rule tables: [lifecycle], [loyalty], [regularity], [[segments]].",
+    ),
     map_: list[str] = MAP,
     skip_invalid: bool = SKIP,
     timezone: str = TZ,
@@ -99,6 +104,10 @@ def analyze(
         abc=AbcSettings(by=abc_by, a=abc_a, b=abc_b),
         costs=CostToServe(cost_per_order, cost_per_return, cost_per_case),
     )
+    if rules is not None:
+        from patron.analytics.rules import apply_rules, read_rules
+
+        settings = apply_rules(settings, read_rules(rules))
     last_day = _day(end, "end")
     _check_language(language)
     if file is None:
