@@ -19,14 +19,7 @@ from patron.analytics import columns
 
 PERIOD_END = date(2024, 12, 31)
 PERIOD_DAYS = 3 * 365
-ARROW_TYPES = {
-    "string": pa.string(),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "bool": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
+ARROW_TYPES = columns.ARROW_TYPES
 # (R scores, F scores) → segment, checked in this order; the last one takes the rest.
 SEGMENT_RULES = (
     ({5}, {4, 5}, "champions"),

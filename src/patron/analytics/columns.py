@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 
 @dataclass(frozen=True)
 class Column:
@@ -66,6 +68,13 @@ SCORES: tuple[Column, ...] = (
 )
 
 SCORE_NAMES: tuple[str, ...] = tuple(column.name for column in SCORES)
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "date": pa.date32(),
+}
+SCORES_SCHEMA = pa.schema([(column.name, ARROW_TYPES[column.type]) for column in SCORES])
 SEGMENTS = (
     "champions",
     "loyal",

@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from patron.analytics.columns import SCORES
+from patron.analytics.columns import ARROW_TYPES, SCORES
 from patron.analytics.snapshots import (
     CustomerScore,
     ScoreSnapshot,
@@ -28,12 +28,6 @@ from patron.customers.models import Customer, Product
 from patron.customers.schemas import CustomerPublic
 from patron.errors import NotFound
 
-ARROW_TYPES = {
-    "string": pa.string(),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "date": pa.date32(),
-}
 COLUMN_TYPES = {column.name: ARROW_TYPES[column.type] for column in SCORES}
 ANALYZE = "run `patron analyze` to score the customers"
 

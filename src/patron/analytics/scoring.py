@@ -29,7 +29,7 @@ import pyarrow as pa
 from patron.analytics import clv
 from patron.analytics.abc import AbcSettings, abc_classes, pareto_curve
 from patron.analytics.cohorts import cohort_retention, repeat_purchases_by_period
-from patron.analytics.columns import SCORES
+from patron.analytics.columns import ARROW_TYPES, SCORES
 from patron.analytics.facts import Facts
 from patron.analytics.frames import FactsLike, as_facts
 from patron.analytics.lifecycle import LifecycleRules, lifecycle_phase, trend
@@ -341,13 +341,11 @@ def _finish(rows: pa.Table, predictions: _Predictions, settings: ScoringSettings
         **money,
     )
     done = table.to_pyarrow()  # an in-memory table: Ibis' default DuckDB runs it
-    columns = []
-    for column in SCORES:
-        values = done[column.name]
-        if column.type == "timestamp":
-            values = values.cast(pa.timestamp("us"))
-        columns.append(values)
-    return pa.Table.from_arrays(columns, names=[c.name for c in SCORES])
+    # the declared types whatever the backend returned (PostgreSQL's counts come as decimals)
+    return pa.Table.from_arrays(
+        [done[column.name].cast(ARROW_TYPES[column.type]) for column in SCORES],
+        names=[column.name for column in SCORES],
+    )
 
 
 def _track(
