@@ -1,0 +1,1 @@
+"""Loyalty programme engine: the points ledger (lots, allocations, expiry), later rules and tiers."""
