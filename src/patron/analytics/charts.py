@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from patron.analytics import columns
+from patron.analytics.columns import floats
+from patron.analytics.figures import totals_by
 
 Gettext = Callable[[str], str]
 Kind = Literal["text", "count", "money", "share", "decimal"]
@@ -179,7 +181,7 @@ def pareto_curve(
     pareto: pa.Table, gettext: Gettext, *, measure: Literal["revenue", "margin"] = "revenue"
 ) -> Chart:
     """The cumulative share of value by share of customers, the diagonal, and the 80/20 guide."""
-    x, y = _floats(pareto, "customer_share"), _floats(pareto, "value_share")
+    x, y = floats(pareto, "customer_share"), floats(pareto, "value_share")
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     if np.any(np.diff(x) < 0):
@@ -256,11 +258,11 @@ def rfm_grid(scores: pa.Table, gettext: Gettext, *, currency: str | None = None)
     """A 5 × 5 heat map of customers by R score (rows) and F score, with each cell's segment
     (the most common one in the cell: the rules name segments by R and F, so it is the only one
     unless the scores came from elsewhere)."""
-    r, f = _floats(scores, "r_score"), _floats(scores, "f_score")
+    r, f = floats(scores, "r_score"), floats(scores, "f_score")
     valid = np.isin(r, (1, 2, 3, 4, 5)) & np.isin(f, (1, 2, 3, 4, 5))
     cell = ((r[valid] - 1) * 5 + (f[valid] - 1)).astype(np.int64)
     counts = np.bincount(cell, minlength=25)
-    revenue = np.nan_to_num(_floats(scores, "revenue")[valid])
+    revenue = np.nan_to_num(floats(scores, "revenue")[valid])
     sums = np.bincount(cell, weights=revenue, minlength=25)
     codes, segments = _codes(scores, "rfm_segment")
     codes, width = codes[valid], max(len(segments), 1)
@@ -319,7 +321,7 @@ def clv_distribution(scores: pa.Table, gettext: Gettext, *, currency: str | None
     percentile and also takes the few below it. Customers without a value are left out; those
     with a CLV of 0 or less are counted in the table only (a log axis has no 0).
     """
-    clv = _floats(scores, "clv")
+    clv = floats(scores, "clv")
     clv = clv[np.isfinite(clv)]
     positive = clv[clv > 0]
     total = float(clv.sum())
@@ -375,8 +377,8 @@ def p_alive_heatmap(scores: pa.Table, gettext: Gettext) -> Chart:
     Recency ÷ T puts customers of every tenure on one scale: 0 = nothing bought after the first
     day, 1 = bought at the end of the period. Cells without customers stay empty.
     """
-    frequency, recency = _floats(scores, "frequency"), _floats(scores, "recency")
-    age, p_alive = _floats(scores, "T"), _floats(scores, "p_alive")
+    frequency, recency = floats(scores, "frequency"), floats(scores, "recency")
+    age, p_alive = floats(scores, "T"), floats(scores, "p_alive")
     valid = np.isfinite(frequency) & np.isfinite(recency) & np.isfinite(age) & np.isfinite(p_alive)
     frequency, recency, age, p_alive = frequency[valid], recency[valid], age[valid], p_alive[valid]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -519,8 +521,8 @@ def tracking(
     time_unit: str | None = None,
 ) -> Chart:
     """Cumulative repeat purchases, actual and expected, split at the end of the calibration."""
-    t = _floats(tracking, "t")
-    actual, expected = _floats(tracking, "actual"), _floats(tracking, "expected")
+    t = floats(tracking, "t")
+    actual, expected = floats(tracking, "actual"), floats(tracking, "expected")
     order = np.argsort(t, kind="stable")
     t, actual, expected = t[order], actual[order], expected[order]
     series = ((gettext(ACTUAL), actual), (gettext(EXPECTED), expected))
@@ -719,14 +721,9 @@ def _groups(
     skip_null: bool = False,
 ) -> list[dict[str, Any]]:
     """Customers, revenue and mean CLV per value of ``key``: ``order`` first, then the unknown."""
-    aggregates = [([], "count_all"), ("revenue", "sum"), ("clv", "mean")]
     found = {
-        row[key]: {
-            "customers": row["count_all"],
-            "revenue": _num(row["revenue_sum"]) or 0.0,
-            "mean_clv": _num(row["clv_mean"]),
-        }
-        for row in scores.group_by(key).aggregate(aggregates).to_pylist()
+        value: {"customers": row.customers, "revenue": row.revenue, "mean_clv": row.mean_clv}
+        for value, row in totals_by(scores, key).items()
     }
     keys: list[str | None] = [*order, *sorted(k for k in found if k is not None and k not in order)]
     if None in found and not skip_null:
@@ -786,12 +783,6 @@ def _spec(values: list[dict[str, Any]], **layers: Any) -> dict[str, Any]:
         **layers,
         "config": CHART_CONFIG,
     }
-
-
-def _floats(table: pa.Table, name: str) -> np.ndarray:
-    """A numeric column as float64, nulls as NaN."""
-    column = pc.cast(table.column(name), pa.float64())
-    return np.asarray(column.to_numpy(), dtype=np.float64)
 
 
 def _codes(table: pa.Table, name: str) -> tuple[np.ndarray, list[str]]:

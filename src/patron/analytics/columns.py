@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,9 @@ SEGMENTS = (
 )
 PHASES = ("awareness", "exploration", "expansion", "commitment", "dissolution")
 LOYALTY_TYPES = ("true", "latent", "spurious", "none", "unknown attitude")
+
+
+def floats(table: pa.Table, name: str) -> np.ndarray:
+    """A numeric column of ``table`` as a float64 array, nulls as NaN."""
+    column = pc.cast(table.column(name), pa.float64())
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)

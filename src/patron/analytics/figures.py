@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from patron.analytics.columns import LOYALTY_TYPES, PHASES, SEGMENTS
+from patron.analytics.columns import LOYALTY_TYPES, PHASES, SEGMENTS, floats
 
 # The columns the analytics page needs: its figures and every chart of ``analytics.charts``.
 PAGE_COLUMNS = (
@@ -93,23 +93,23 @@ def key_figures(scores: pa.Table, *, by: str = "revenue") -> KeyFigures:
     """The key figures of ``scores``, ABC by ``by`` (revenue or margin): see ``KeyFigures``."""
     buyers = int(_bought(scores).sum())
     is_a = _flags(pc.equal(scores.column("abc"), "A"))
-    value = np.maximum(_floats(scores, by), 0.0)
+    value = np.maximum(floats(scores, by), 0.0)
     total = float(np.nansum(value))
-    p_alive = _floats(scores, "p_alive")
+    p_alive = floats(scores, "p_alive")
     known = ~np.isnan(p_alive)
-    profit = _floats(scores, "profit")
+    profit = floats(scores, "profit")
     losing = profit < 0
     a_customers = int(is_a.sum())
     return KeyFigures(
         customers=scores.num_rows,
         buyers=buyers,
-        revenue=float(np.nansum(_floats(scores, "revenue"))),
+        revenue=float(np.nansum(floats(scores, "revenue"))),
         a_customers=a_customers,
         a_share_of_buyers=a_customers / buyers if buyers else None,
         a_share_of_value=float(np.nansum(value[is_a])) / total if total > 0 else None,
         with_p_alive=int(known.sum()),
         mean_p_alive=float(p_alive[known].mean()) if known.any() else None,
-        total_clv=float(np.nansum(_floats(scores, "clv"))),
+        total_clv=float(np.nansum(floats(scores, "clv"))),
         unprofitable=int(losing.sum()),
         unprofitable_loss=float(0.0 - profit[losing].sum()),  # never -0.0
         subscription_candidates=int(_candidates(scores).sum()),
@@ -145,7 +145,7 @@ def pareto_table(scores: pa.Table, *, by: str = "revenue") -> pa.Table:
     """The Pareto curve of the buyers as ``charts.pareto_curve`` takes it: customer_share and
     value_share, customers ranked by value (negative values count as 0, as in ABC)."""
     buyers = scores.filter(pa.array(_bought(scores)))
-    value = np.sort(np.maximum(np.nan_to_num(_floats(buyers, by)), 0.0))[::-1]
+    value = np.sort(np.maximum(np.nan_to_num(floats(buyers, by)), 0.0))[::-1]
     total = float(value.sum())
     n = value.size
     return pa.table(
@@ -156,13 +156,12 @@ def pareto_table(scores: pa.Table, *, by: str = "revenue") -> pa.Table:
     )
 
 
-def segment_rows(scores: pa.Table, key: str) -> list[SegmentRow]:
-    """Customers, revenue and mean CLV per value of ``key``: the known values in their order
-    (empty ones left out), then any others, then customers without a value."""
+def totals_by(scores: pa.Table, key: str) -> dict[str | None, SegmentRow]:
+    """Customers, revenue and mean CLV for each value of ``key`` that occurs (None included)."""
     grouped = scores.group_by(key).aggregate(
         [([], "count_all"), ("revenue", "sum"), ("clv", "mean")]
     )
-    found = {
+    return {
         row[key]: SegmentRow(
             value=row[key],
             customers=int(row["count_all"]),
@@ -171,6 +170,12 @@ def segment_rows(scores: pa.Table, key: str) -> list[SegmentRow]:
         )
         for row in grouped.to_pylist()
     }
+
+
+def segment_rows(scores: pa.Table, key: str) -> list[SegmentRow]:
+    """Customers, revenue and mean CLV per value of ``key``: the known values in their order
+    (empty ones left out), then any others, then customers without a value."""
+    found = totals_by(scores, key)
     order = GROUPINGS.get(key, ())
     known = [found[value] for value in order if value in found]
     others = sorted(
@@ -217,12 +222,6 @@ def _flags(condition: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A boolean column as numpy, null as False."""
     filled = pc.fill_null(condition, False)
     return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _floats(table: pa.Table, name: str) -> np.ndarray:
-    """A numeric column as float64, null as NaN."""
-    column = pc.cast(table.column(name), pa.float64())
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 @dataclass(frozen=True)

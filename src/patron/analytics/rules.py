@@ -41,7 +41,7 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def _refuse(message: str, field: str) -> InvalidScoringSettings:
+def _invalid(message: str, field: str) -> InvalidScoringSettings:
     return InvalidScoringSettings(message, details={"field": field})
 
 
@@ -50,13 +50,15 @@ def read_rules(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise _refuse(f"{path}: cannot read the rules file ({error})", "rules") from None
+        raise _invalid(f"{path}: cannot read the rules file ({error})", "rules") from None
     try:
         document = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
-        raise _refuse(f"{path.name}: not valid {path.suffix or 'TOML'}: {error}", "rules") from None
+        raise _invalid(
+            f"{path.name}: not valid {path.suffix or 'TOML'}: {error}", "rules"
+        ) from None
     if not isinstance(document, dict):
-        raise _refuse(f"{path.name}: the rules must be a table of sections", "rules")
+        raise _invalid(f"{path.name}: the rules must be a table of sections", "rules")
     return document
 
 
@@ -70,25 +72,27 @@ def apply_rules(settings: ScoringSettings, document: dict[str, Any]) -> ScoringS
             changes[section] = _section(section, SECTIONS[section], values)
         else:
             known = ", ".join([*SECTIONS, "segments"])
-            raise _refuse(f"unknown section [{section}]: the rules have {known}", section)
+            raise _invalid(f"unknown section [{section}]: the rules have {known}", section)
     return replace(settings, **changes)
 
 
 def _section(section: str, kind: type, values: Any) -> Any:
     if not isinstance(values, dict):
-        raise _refuse(f"[{section}] must be a table of values", section)
+        raise _invalid(f"[{section}] must be a table of values", section)
     defaults = {field.name: field for field in fields(kind)}
     for name, value in values.items():
         if name not in defaults:
             known = ", ".join(defaults)
-            raise _refuse(f"[{section}] has no field {name!r}: it has {known}", f"{section}.{name}")
+            raise _invalid(
+                f"[{section}] has no field {name!r}: it has {known}", f"{section}.{name}"
+            )
         whole = defaults[name].type in ("int", int)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _refuse(
+            raise _invalid(
                 f"[{section}] {name} must be a number, not {value!r}", f"{section}.{name}"
             )
         if whole and value != int(value):
-            raise _refuse(
+            raise _invalid(
                 f"[{section}] {name} must be a whole number, not {value!r}", f"{section}.{name}"
             )
     return kind(
@@ -101,12 +105,12 @@ def _section(section: str, kind: type, values: Any) -> Any:
 
 def _segments(values: Any) -> tuple[SegmentRule, ...]:
     if not isinstance(values, list) or not values:
-        raise _refuse("segments must be a list of rules (name, r, f)", "segments")
+        raise _invalid("segments must be a list of rules (name, r, f)", "segments")
     rules = []
     for index, rule in enumerate(values, start=1):
         where = f"segments[{index}]"
         if not isinstance(rule, dict) or set(rule) != {"name", "r", "f"}:
-            raise _refuse(f"{where} must have exactly name, r and f", where)
+            raise _invalid(f"{where} must have exactly name, r and f", where)
         bounds = []
         for key in ("r", "f"):
             pair = rule[key]
@@ -115,13 +119,13 @@ def _segments(values: Any) -> tuple[SegmentRule, ...]:
                 or len(pair) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
             ):
-                raise _refuse(f"{where}.{key} must be two whole numbers [low, high]", where)
+                raise _invalid(f"{where}.{key} must be two whole numbers [low, high]", where)
             bounds.append((pair[0], pair[1]))
         if not isinstance(rule["name"], str) or not rule["name"].strip():
-            raise _refuse(f"{where}.name must be a text", where)
+            raise _invalid(f"{where}.name must be a text", where)
         rules.append(SegmentRule(rule["name"].strip(), bounds[0], bounds[1]))
     try:
         check_rules(rules)
     except Exception as error:
-        raise _refuse(str(error), "segments") from None
+        raise _invalid(str(error), "segments") from None
     return tuple(rules)

@@ -29,7 +29,7 @@ import pyarrow as pa
 from patron.analytics import clv
 from patron.analytics.abc import AbcSettings, abc_classes, pareto_curve
 from patron.analytics.cohorts import cohort_retention, repeat_purchases_by_period
-from patron.analytics.columns import ARROW_TYPES, SCORES
+from patron.analytics.columns import ARROW_TYPES, SCORES, floats
 from patron.analytics.facts import Facts
 from patron.analytics.frames import FactsLike, as_facts
 from patron.analytics.lifecycle import LifecycleRules, lifecycle_phase, trend
@@ -48,10 +48,9 @@ from patron.analytics.summary import (
 from patron.errors import PatronError
 
 Progress = Callable[[str], None]
+# The purchase models of clv.MODELS (Gamma-Gamma models spend, not purchases).
 TRANSACTION_MODELS: dict[str, Any] = {
-    "bgnbd": clv.BetaGeoFitter,
-    "pnbd": clv.ParetoNBDFitter,
-    "mbgnbd": clv.ModifiedBetaGeoFitter,
+    name: model for name, model in clv.MODELS.items() if issubclass(model, clv.TransactionModel)
 }
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -237,13 +236,13 @@ def _predict(rows: pa.Table, settings: ScoringSettings, result: Scoring) -> _Pre
     n = rows.num_rows
     empty = np.full(n, np.nan)
     predictions = _Predictions(empty.copy(), empty.copy(), empty.copy(), empty.copy())
-    frequency = _floats(rows, "frequency")
+    frequency = floats(rows, "frequency")
     bought = ~np.isnan(frequency)
-    x, t_x = frequency[bought], _floats(rows, "recency")[bought]
+    x, t_x = frequency[bought], floats(rows, "recency")[bought]
     # A customer whose first purchase is on the last day has T = 0: nothing to learn from
     # (the fit leaves them out), and their prediction is the population's at T -> 0.
-    T = _floats(rows, "T")[bought]
-    monetary = _floats(rows, "monetary")[bought]
+    T = floats(rows, "T")[bought]
+    monetary = floats(rows, "monetary")[bought]
     if not (T > 0).any():
         result.warnings.append("no customer has a purchase history to fit a model on")
         return predictions
@@ -304,17 +303,13 @@ def _discounted_purchases(
 
 
 def _margin_share(rows: pa.Table, settings: ScoringSettings) -> np.ndarray:
-    revenue = _floats(rows, "revenue")
-    margin = _floats(rows, "margin")
-    known = _floats(rows, "cost_known")
+    revenue = floats(rows, "revenue")
+    margin = floats(rows, "margin")
+    known = floats(rows, "cost_known")
     with np.errstate(divide="ignore", invalid="ignore"):
         own = np.clip(margin / revenue, 0.0, 1.0)
     usable = (known >= 0.5) & (revenue > 0) & np.isfinite(own)
     return np.where(usable, own, settings.default_margin)
-
-
-def _floats(rows: pa.Table, name: str) -> np.ndarray:
-    return np.asarray(rows[name].to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _finish(rows: pa.Table, predictions: _Predictions, settings: ScoringSettings) -> pa.Table:
@@ -365,8 +360,8 @@ def _track(
     split = calibration_and_holdout(
         facts, calibration_end=calibration_end, holdout_end=end, start=start, unit=settings.unit
     ).to_pyarrow()
-    x, t_x, T = (_floats(split, name) for name in ("frequency", "recency", "T"))
-    actual = _floats(split, "holdout_purchases")
+    x, t_x, T = (floats(split, name) for name in ("frequency", "recency", "T"))
+    actual = floats(split, "holdout_purchases")
     length = float(split["holdout_length"][0].as_py()) if split.num_rows else 0.0
     fitted = {}
     for name in settings.compare:

@@ -8,13 +8,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from patron.analytics import clv
+from patron.analytics.columns import floats
 from patron.analytics.facts import Facts, facts_from_arrow
 from patron.analytics.files import Progress as FileProgress
 from patron.analytics.files import read_transactions
@@ -26,7 +26,7 @@ from patron.db import utcnow
 from patron.errors import PatronError
 
 Step = Callable[[str], None]
-FIT_MODELS = ("bgnbd", "pnbd", "mbgnbd", "gg")
+FIT_MODELS = tuple(clv.MODELS)
 
 
 class UnknownOutput(PatronError):
@@ -131,21 +131,15 @@ def fit_model(
     began = time.perf_counter()
     table = summarise(facts, end=calibration_end, start=start, unit=unit).to_pyarrow()
     summary_seconds = time.perf_counter() - began
-    columns = {
-        name: np.asarray(table[name].to_numpy(zero_copy_only=False), dtype=np.float64)
-        for name in ("frequency", "recency", "T", "monetary")
-    }
+    columns = {name: floats(table, name) for name in ("frequency", "recency", "T", "monetary")}
     if model == "gg":
         repeat = (columns["frequency"] > 0) & (columns["monetary"] > 0)
         fitted: Any = clv.GammaGammaFitter().fit(
             columns["frequency"][repeat], columns["monetary"][repeat]
         )
     else:
-        from patron.analytics.scoring import TRANSACTION_MODELS
-
-        fitted = TRANSACTION_MODELS[model]().fit(
-            columns["frequency"], columns["recency"], columns["T"]
-        )
+        transaction: Any = clv.MODELS[model]()
+        fitted = transaction.fit(columns["frequency"], columns["recency"], columns["T"])
     bounds = period_bounds(facts)
     return {
         **fitted.summary(),

@@ -3,7 +3,8 @@
 Each run of ``patron analyze`` adds one ``score_snapshots`` row (when, which period, settings,
 fitted model parameters, warnings) and one ``customer_scores`` row per customer. Earlier
 snapshots stay, so a customer's scores can be followed over time; the newest is what pages,
-the API and segments read. This is the analytics area's only module that touches the store.
+the API and segments read. This module writes them; ``readout`` composes what the pages
+read, and ``sources`` reads the shop's orders for the analyses.
 """
 
 from __future__ import annotations

@@ -159,11 +159,9 @@ def _raw(connection: Any, query: Any) -> list[Any]:
 
 
 def _columns(rows: list[Any], names: list[str]) -> dict[str, list[Any]]:
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    for row in rows:
-        for name, value in zip(names, row, strict=True):
-            columns[name].append(value)
-    return columns
+    """Rows turned into columns, by name."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _name in names]
+    return {name: list(column) for name, column in zip(names, columns, strict=True)}
 
 
 def _divide(values: list[Any], scale: float) -> pa.Array:

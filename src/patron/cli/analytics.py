@@ -151,7 +151,7 @@ def _store(
 
     rt = runtime()
     rt.sessions()  # refuses an outdated schema
-    with _steps(quiet) as step:
+    with _StatusLine(quiet) as step:
         return analyze_store(rt.engine, settings, end=end, keep=keep, progress=step)
 
 
@@ -170,7 +170,7 @@ def _file(
     from patron.customers.importer.layouts import read_mapping
 
     zone = timezone or runtime().settings.timezone
-    with _steps(quiet) as step:
+    with _StatusLine(quiet) as step:
         facts = file_facts(
             file,
             timezone=zone,
@@ -197,7 +197,7 @@ NEXT_STEP = {
 }
 
 
-class _steps:
+class _StatusLine:
     """A Rich status line naming the step that runs (nothing with --json)."""
 
     def __init__(self, quiet: bool) -> None:
