@@ -214,6 +214,15 @@ def test_a_key_verifies_to_exactly_its_scopes(sessions: sessionmaker[Session]) -
     assert token not in listed.model_dump_json()
 
 
+def test_last_used_is_written_at_most_once_a_minute(sessions: sessionmaker[Session]) -> None:
+    _prefix, token = _create_key(sessions, "events:write")
+    for seconds in (0, 30, 59, 60, 61):
+        with sessions() as session:
+            service.verify_api_key(session, token=token, now=NOW + timedelta(seconds=seconds))
+    with sessions() as session:
+        assert service.list_api_keys(session).data[0].last_used_at == NOW + timedelta(seconds=60)
+
+
 def test_only_a_hash_of_the_token_is_stored(sessions: sessionmaker[Session]) -> None:
     _prefix, token = _create_key(sessions, "customers:read")
     secret = token.split("_", 2)[2]

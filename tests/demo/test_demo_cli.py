@@ -101,6 +101,9 @@ def test_demo_prints_a_working_api_key_on_every_start(
         assert access.verify_api_key(session, token=second, now=utcnow()) == {
             "customers:read",
             "analytics:read",
+            "loyalty:read",
+            "loyalty:write",
+            "events:write",
         }
         with pytest.raises(PatronError) as revoked:  # the earlier start's key is revoked
             access.verify_api_key(session, token=first, now=utcnow())

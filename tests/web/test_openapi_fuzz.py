@@ -8,6 +8,7 @@ for that status. Without a key, every protected operation answers 401 in the doc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -122,6 +123,17 @@ def fuzz(schema: schemathesis.BaseSchema, test: Callable[[schemathesis.Case], No
             raise
 
 
+def _not_json(body: object) -> bool:
+    """A raw body (schemathesis sends others as JSON) that is not UTF-8 JSON."""
+    if not isinstance(body, bytes):
+        return False
+    try:
+        json.loads(body)
+    except ValueError:  # UnicodeDecodeError as well
+        return True
+    return False
+
+
 def test_every_operation_answers_as_documented(
     api_schema: schemathesis.BaseSchema, token: str
 ) -> None:
@@ -142,8 +154,13 @@ def test_without_a_key_every_protected_operation_is_401(
             if name.lower() not in {"authorization", "x-api-key"}
         }
         response = case.call()
-        assert response.status_code == 401, response.text
-        assert response.json()["error"]["code"] == "auth.missing_key"
+        if _not_json(case.body):
+            # FastAPI reads the body before any dependency: one that is not JSON at all is
+            # refused (400 or 422, in the error shape) before the key is looked at.
+            assert response.status_code in (400, 422), response.text
+        else:
+            assert response.status_code == 401, response.text
+            assert response.json()["error"]["code"] == "auth.missing_key"
         case.validate_response(response, checks=CHECKS)
 
     fuzz(api_schema.include(path_regex="^/api/"), check)

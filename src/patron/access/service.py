@@ -195,6 +195,10 @@ def create_api_key(session: Session, *, name: str, scopes: list[str]) -> tuple[A
     return ApiKeyPublic.model_validate(key), f"{TOKEN_PREFIX}_{prefix}_{secret}"
 
 
+# "Last used" is kept to the minute: a key that sends many requests writes once a minute.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
 def verify_api_key(session: Session, *, token: str, now: datetime) -> set[str]:
     """The scopes of the live key this token belongs to; records its use.
 
@@ -215,10 +219,20 @@ def verify_api_key(session: Session, *, token: str, now: datetime) -> set[str]:
             "invalid API key: unknown, revoked or not of the form pk_<prefix>_<secret>",
             code="auth.invalid_key",
         )
-    key.last_used_at = now
     scopes = set(key.scopes)
-    session.commit()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
+        key.last_used_at = now
+        session.commit()
+    else:
+        session.rollback()  # a busy key is not rewritten on every request
     return scopes
+
+
+def api_key_prefix(token: str) -> str | None:
+    """The public prefix of a token of the form ``pk_<prefix>_<secret>`` (None if malformed):
+    the key's name in lists and audit trails, never its secret."""
+    found = _TOKEN.fullmatch(token.strip())
+    return found["prefix"] if found is not None else None
 
 
 def revoke_api_key(session: Session, *, prefix: str, now: datetime) -> ApiKeyPublic:

@@ -198,6 +198,20 @@ def customer_scores(
     return None if row is None else (row[0], row[1])
 
 
+def customer_classes(session: Session, customer_id: int) -> dict[str, str | None] | None:
+    """The customer's ABC class, RFM segment and lifecycle phase in the newest snapshot that has
+    them, reading only those columns (the loyalty engine asks on every purchase of a promotion)."""
+    row = session.execute(
+        select(CustomerScore.abc, CustomerScore.rfm_segment, CustomerScore.lifecycle_phase)
+        .where(CustomerScore.customer_id == customer_id)
+        .order_by(CustomerScore.snapshot_id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return {"abc_class": row[0], "rfm_segment": row[1], "lifecycle_phase": row[2]}
+
+
 def score_history(
     session: Session, customer_id: int, limit: int = 24
 ) -> list[tuple[ScoreSnapshot, CustomerScore]]:

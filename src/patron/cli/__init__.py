@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import access, analytics, customers, database, demo, importing, serving
+from patron.cli import (
+    access,
+    analytics,
+    customers,
+    database,
+    demo,
+    importing,
+    loyalty,
+    serving,
+    webhooks,
+    worker,
+)
 
 app = typer.Typer(
     name="patron",
@@ -23,6 +34,9 @@ app.command("stats")(customers.stats)
 app.command("serve")(serving.serve)
 app.command("analyze")(analytics.analyze)
 app.add_typer(analytics.clv_app, name="clv")
+app.add_typer(loyalty.app, name="loyalty")
+app.add_typer(webhooks.app, name="webhooks")
+app.command("worker")(worker.worker)
 
 
 @app.command("version")

@@ -60,7 +60,7 @@ def _generate(
         if not quiet:
             console.print(f"Simulating {customers:,} customers (seed {seed})…")
         return service.generate(
-            engine, customers=customers, seed=seed, reset=reset, progress=progress
+            engine, customers=customers, seed=seed, reset=reset, progress=progress, loyalty=True
         )
 
 

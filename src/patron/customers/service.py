@@ -7,8 +7,9 @@ plain data and never touch a lazy-loading row after its session has closed.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, String, func, or_, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
@@ -59,6 +60,30 @@ _SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "external_id": Customer.external_id,
     "created_at": Customer.created_at,
 }
+
+
+class CustomerRef(NamedTuple):
+    """What another area needs to book for a customer: who, by which key, born when."""
+
+    id: int
+    external_id: str | None
+    birthday: date | None
+
+
+def customer_ref(session: Session, *, key: str) -> CustomerRef:
+    """``find_customer``'s customer, reading three columns (for hot paths such as bookings)."""
+    key = key.strip()
+    columns = select(Customer.id, Customer.external_id, Customer.birthday)
+    found = session.execute(columns.where(Customer.external_id == key)).first()
+    if found is None and key.isascii() and key.isdigit() and int(key) <= _LARGEST_ID:
+        found = session.execute(columns.where(Customer.id == int(key))).first()
+    if found is None:
+        raise NotFound(
+            f"no customer with external id or number {key!r}",
+            code="customers.not_found",
+            details={"key": key},
+        )
+    return CustomerRef(*found)
 
 
 def find_customer(session: Session, *, key: str) -> CustomerPublic:

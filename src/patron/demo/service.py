@@ -28,6 +28,7 @@ from patron.customers.models import (
 )
 from patron.db import Base, session_factory, utcnow
 from patron.demo import bulk, rows
+from patron.demo import loyalty as demo_loyalty
 from patron.demo.bulk import Progress
 from patron.demo.defaults import DEFAULT_CUSTOMERS, DEFAULT_SEED
 from patron.demo.models import DemoCustomerTruth, DemoRun
@@ -36,7 +37,13 @@ from patron.errors import PatronError
 
 BATCH_ROWS = 20_000
 DEMO_KEY_NAME = "demo"
-DEMO_KEY_SCOPES = ("customers:read", "analytics:read")
+DEMO_KEY_SCOPES = (
+    "customers:read",
+    "analytics:read",
+    "loyalty:read",
+    "loyalty:write",
+    "events:write",
+)
 DEMO_ADMIN_EMAIL = "admin@demo.example"
 # Children before parents, so deleting never trips a foreign key.
 STORE_TABLES: tuple[type[Base], ...] = (
@@ -97,7 +104,8 @@ def _refuse_non_empty(connection: Connection) -> None:
 
 
 def reset_store(connection: Connection) -> None:
-    """Delete every row of the knowledge store and the demo truth."""
+    """Delete every row of the knowledge store and the demo truth (the loyalty club first)."""
+    demo_loyalty.reset(connection)
     for model in STORE_TABLES:
         connection.execute(delete(_table(model)))
 
@@ -179,11 +187,13 @@ def generate(
     reset: bool = False,
     progress: Progress | None = None,
     fast: bool = True,
+    loyalty: bool = False,
 ) -> DemoSummary:
     """Simulate a shop and write it into an empty store (``reset`` empties it first).
 
     ``fast=False`` writes through plain Core inserts instead of the database's bulk path (the
-    reference the fast path is tested against).
+    reference the fast path is tested against). ``loyalty=True`` then sets up the demo's loyalty
+    programme and books its members' history (``patron.demo.loyalty``: seconds more).
     """
     if customers < 1:
         raise PatronError("the demo shop needs at least one customer", code="demo.bad_size")
@@ -201,6 +211,9 @@ def generate(
         _write(connection, shop, _bases(connection), progress, fast)
         _advance_sequences(connection)
         run_id = _record_run(connection, shop, customers=customers, seed=seed)
+    if loyalty:
+        demo_loyalty.build(session_factory(engine), seed=seed, now=utcnow(), progress=progress)
+    with engine.connect() as connection:
         seconds = time.perf_counter() - started
         return _summary(connection, run_id=run_id, seed=seed, seconds=seconds, reused=False)
 

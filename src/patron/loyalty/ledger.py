@@ -128,6 +128,18 @@ class Ledger:
         _aware("at", at)
         return sum(self._debts(at).values())
 
+    def outstanding_debt(self) -> int:
+        """Return debt after every entry booked so far."""
+        return sum(self._debts().values())
+
+    def remaining(self) -> dict[int, int]:
+        """Lot id → points it still holds after every entry booked so far."""
+        taken = self._taken()
+        return {lot.id: lot.amount - taken.get(lot.id, 0) for lot in self.grants}
+
+    def last_at(self) -> datetime | None:
+        return self.entries[-1].at if self.entries else None
+
     # --- operations ----------------------------------------------------------------------
 
     def earn(
@@ -186,7 +198,7 @@ class Ledger:
         total_share = sum((e.share or Fraction(0) for e in returns), Fraction(0)) + part
         if total_share > 1:
             raise LedgerError(
-                f"{reference!r} would be returned {total_share} times in all, more than all of it",
+                f"{reference!r} would be returned {float(total_share):.2%} in all, more than all of it",
                 code="points.over_returned",
                 details={"reference": reference, "share": str(total_share)},
             )

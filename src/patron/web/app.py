@@ -27,6 +27,8 @@ from patron.customers import pages as customers_pages
 from patron.dashboard import pages as dashboard_pages
 from patron.db import make_engine, session_factory
 from patron.errors import ConfigError
+from patron.loyalty import api as loyalty_api
+from patron.loyalty import pages as loyalty_pages
 from patron.web import errors, vendor
 from patron.web import pages as shell_pages
 from patron.web.deps import public
@@ -38,24 +40,28 @@ from patron.web.security import SecurityHeaders
 AREA_ROUTERS: tuple[APIRouter, ...] = (
     customers_api.router,
     analytics_api.router,
+    loyalty_api.router,
     dashboard_pages.router,
     analytics_pages.router,
     customers_pages.router,
+    loyalty_pages.router,
     access_pages.router,
 )
 AREA_TEMPLATES: tuple[Path, ...] = (
     dashboard_pages.TEMPLATES,
     analytics_pages.TEMPLATES,
     customers_pages.TEMPLATES,
+    loyalty_pages.TEMPLATES,
     access_pages.TEMPLATES,
 )
 AREA_NAV: tuple[NavItem, ...] = (
     *dashboard_pages.NAV,
     *analytics_pages.NAV,
     *customers_pages.NAV,
+    *loyalty_pages.NAV,
     *access_pages.NAV,
 )
-AREA_SECTIONS: tuple[SectionSource, ...] = (*analytics_pages.SECTIONS,)
+AREA_SECTIONS: tuple[SectionSource, ...] = (*analytics_pages.SECTIONS, *loyalty_pages.SECTIONS)
 VENDOR = "/vendor"
 DOCS_ASSETS = "/docs/assets"
 STATIC = "/static"

@@ -183,6 +183,18 @@ class RequirePermission(Access):
         return scopes
 
 
+def api_key_actor(bearer: BearerDep, header: ApiKeyHeaderDep) -> str:
+    """Who sent the request, for an audit trail: ``apikey:<prefix>`` of its API key.
+
+    Only behind ``require(...)``, which has verified the key (and refused a request without one).
+    """
+    token = bearer.credentials if bearer is not None else header
+    return f"apikey:{access.api_key_prefix(token or '') or 'unknown'}"
+
+
+ApiKeyActorDep = Annotated[str, Depends(api_key_actor)]
+
+
 def require(permission: str) -> Any:
     """A route dependency: the request needs an API key whose scopes include ``permission``.
 

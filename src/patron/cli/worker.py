@@ -1,0 +1,107 @@
+"""``patron worker``: run the background jobs (loyalty upkeep, webhook delivery) in a loop, or once.
+
+Each job is a function ``(sessions, now) -> counts`` named in ``JOBS``; a new kind of
+background work is one more entry there. On PostgreSQL several workers may run side by side;
+on SQLite run one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias
+
+import typer
+
+from patron.cli.output import runtime
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy.orm import Session, sessionmaker
+
+Job: TypeAlias = "Callable[[sessionmaker[Session], datetime], dict[str, int]]"
+
+
+def deliver_webhooks(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
+    """Post the webhook deliveries that are due.
+
+    It reads the clock afresh for each post (and its signature) rather than using the round's
+    ``now``: posts take time, up to ten seconds each.
+    """
+    from patron.db import utcnow
+    from patron.outbox import service
+
+    return service.deliver_due(sessions, now_fn=utcnow).counts()
+
+
+def loyalty_upkeep(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
+    """Vest pending points, expire due lots, start grace periods and downgrade tiers."""
+    from patron.loyalty import upkeep
+
+    with sessions() as session:
+        return upkeep.run_all(session, as_of=now)
+
+
+# Loyalty first, so the webhooks its changes queued go out in the same round.
+JOBS: list[tuple[str, Job]] = [
+    ("loyalty", loyalty_upkeep),
+    ("webhooks", deliver_webhooks),
+]
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run every job once, then stop."),
+    interval: float = typer.Option(
+        5.0, "--interval", min=0.1, help="Seconds to wait between rounds."
+    ),
+) -> None:
+    """Run the background jobs every few seconds until stopped with Ctrl-C."""
+    from rich.console import Console
+
+    from patron.db import utcnow
+
+    console = Console(highlight=False)
+    rt = runtime()
+    sessions = rt.sessions()
+    if not once:
+        names = ", ".join(name for name, _ in JOBS)
+        console.print(f"Patron worker running ({names}) every {interval:g} s; Ctrl-C stops it.")
+    try:
+        while True:
+            now = utcnow()
+            summary = _round(sessions, now, console, keep_going=not once)
+            if summary:
+                console.print(f"{now:%Y-%m-%d %H:%M:%S} UTC  {summary}")
+            elif once:
+                console.print("Nothing was due.")
+            if once:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        console.print("Worker stopped.")
+    finally:
+        rt.engine.dispose()
+
+
+def _round(
+    sessions: sessionmaker[Session], now: datetime, console: Console, *, keep_going: bool
+) -> str:
+    """Run every job once; the counts that are not zero, as one line ("" when nothing happened).
+
+    In the loop a failing job is reported and the others still run: a database that is away
+    for a moment must not end the worker. With --once the error ends the command.
+    """
+    parts = []
+    for name, job in JOBS:
+        try:
+            counts = job(sessions, now)
+        except Exception as exc:
+            if not keep_going:
+                raise
+            console.print(f"[bold red]error[/] in {name}: {type(exc).__name__}: {exc}")
+            continue
+        done = ", ".join(f"{count} {what}" for what, count in counts.items() if count)
+        if done:
+            parts.append(f"{name}: {done}")
+    return "; ".join(parts)

@@ -1,0 +1,232 @@
+"""Programmes: set up or change one from a spec (audited), find one, and the audit log."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from patron.errors import NotFound
+from patron.loyalty.models import AuditRecord, Programme, Reward
+from patron.loyalty.programme import ProgrammeSpec, read_spec
+
+
+class UnknownProgramme(NotFound):
+    code = "loyalty.unknown_programme"
+
+
+def programme(session: Session, code: str) -> tuple[Programme, ProgrammeSpec]:
+    """The programme ``code`` with its rules (refused if unknown or switched off)."""
+    row = session.scalar(select(Programme).where(Programme.code == code))
+    if row is None or not row.active:
+        known = session.scalars(select(Programme.code).where(Programme.active)).all()
+        raise UnknownProgramme(
+            f"no active loyalty programme {code!r}; programmes: {', '.join(known) or 'none'} "
+            "(set one up with `patron loyalty setup FILE`)",
+            details={"programme": code, "known": list(known)},
+        )
+    return row, _spec(
+        row.code,
+        row.name,
+        row.currency,
+        row.point_value,
+        _frozen(row.settings),
+    )
+
+
+def programme_spec(session: Session, code: str) -> tuple[int, ProgrammeSpec]:
+    """The id and rules of programme ``code`` (the rules parsed once per process and settings)."""
+    row, spec = programme(session, code)
+    return row.id, spec
+
+
+def programmes(session: Session) -> list[tuple[Programme, ProgrammeSpec]]:
+    rows = session.scalars(select(Programme).where(Programme.active).order_by(Programme.id))
+    return [programme(session, row.code) for row in rows]
+
+
+def set_up(session: Session, *, spec: ProgrammeSpec, actor: str, now: datetime) -> dict[str, Any]:
+    """Create programme ``spec.code`` or bring it in line with ``spec``; every change is audited.
+
+    Rewards are matched by code: new ones are added, changed ones updated, ones no longer in
+    the spec switched off (never deleted: redemptions refer to them). A reward's stock is set
+    from the spec when it is new or when the spec's stock changed since the last set-up.
+    """
+    row = session.scalar(select(Programme).where(Programme.code == spec.code))
+    settings = spec.settings()
+    changes: list[str] = []
+    if row is None:
+        row = Programme(
+            code=spec.code,
+            name=spec.name,
+            currency=spec.currency,
+            point_value=spec.point_value,
+            settings=settings,
+            active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        _audit(session, actor, row.id, "programme.created", spec.code, {"settings": settings}, now)
+        changes.append("created")
+    else:
+        before = {
+            "name": row.name,
+            "currency": row.currency,
+            "point_value": row.point_value,
+            "settings": row.settings,
+            "active": row.active,
+        }
+        after = {
+            "name": spec.name,
+            "currency": spec.currency,
+            "point_value": spec.point_value,
+            "settings": settings,
+            "active": True,
+        }
+        diff = {
+            k: {"before": _plain(before[k]), "after": _plain(after[k])}
+            for k in after
+            if before[k] != after[k]
+        }
+        if diff:
+            row.name, row.currency, row.point_value = spec.name, spec.currency, spec.point_value
+            row.settings, row.active, row.updated_at = settings, True, now
+            _audit(session, actor, row.id, "programme.changed", spec.code, diff, now)
+            changes.append("settings changed: " + ", ".join(sorted(diff)))
+    changes.extend(_set_rewards(session, row, spec, actor, now))
+    session.commit()
+    return {"programme": spec.code, "id": row.id, "changes": changes}
+
+
+def _set_rewards(
+    session: Session, row: Programme, spec: ProgrammeSpec, actor: str, now: datetime
+) -> list[str]:
+    existing = {
+        r.code: r for r in session.scalars(select(Reward).where(Reward.programme_id == row.id))
+    }
+    changes = []
+    for reward in spec.rewards:
+        data = reward.model_dump(mode="json")
+        current = existing.pop(reward.code, None)
+        if current is None:
+            session.add(
+                Reward(
+                    programme_id=row.id,
+                    code=reward.code,
+                    name=reward.name,
+                    spec=data,
+                    cost=reward.cost,
+                    stock=reward.stock,
+                    active=True,
+                )
+            )
+            _audit(session, actor, row.id, "reward.created", reward.code, data, now)
+            changes.append(f"reward {reward.code} added")
+            continue
+        diff = {
+            k: {"before": current.spec.get(k), "after": v}
+            for k, v in data.items()
+            if current.spec.get(k) != v
+        }
+        if diff or not current.active:
+            if "stock" in diff:
+                current.stock = reward.stock
+            current.name, current.spec, current.cost, current.active = (
+                reward.name,
+                data,
+                reward.cost,
+                True,
+            )
+            _audit(session, actor, row.id, "reward.changed", reward.code, diff, now)
+            changes.append(f"reward {reward.code} changed")
+    for code, gone in existing.items():
+        if gone.active:
+            gone.active = False
+            _audit(session, actor, row.id, "reward.withdrawn", code, {}, now)
+            changes.append(f"reward {code} withdrawn")
+    return changes
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    programme_id: int | None,
+    action: str,
+    subject: str | None,
+    details: dict[str, Any],
+    now: datetime,
+) -> None:
+    _audit(session, actor, programme_id, action, subject, details, now)
+
+
+def _audit(
+    session: Session,
+    actor: str,
+    programme_id: int | None,
+    action: str,
+    subject: str | None,
+    details: dict[str, Any],
+    now: datetime,
+) -> None:
+    session.add(
+        AuditRecord(
+            at=now,
+            actor=actor,
+            programme_id=programme_id,
+            action=action,
+            subject=subject,
+            details=details,
+        )
+    )
+
+
+def audit_log(
+    session: Session, *, programme_code: str | None = None, limit: int = 100
+) -> list[AuditRecord]:
+    query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
+    if programme_code is not None:
+        row, _ = programme(session, programme_code)
+        query = query.where(AuditRecord.programme_id == row.id)
+    return list(session.scalars(query))
+
+
+def withdraw(session: Session, *, code: str, actor: str, now: datetime) -> None:
+    """Switch a programme off (its members and ledger stay)."""
+    row, _ = programme(session, code)
+    session.execute(update(Programme).where(Programme.id == row.id).values(active=False))
+    _audit(session, actor, row.id, "programme.withdrawn", code, {}, now)
+    session.commit()
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _frozen(settings: dict[str, Any]) -> str:
+    """Settings as a hashable value, so the parsed spec can be cached."""
+    return json.dumps(settings, sort_keys=True)
+
+
+@lru_cache(maxsize=64)
+def _spec(
+    code: str,
+    name: str,
+    currency: str,
+    point_value: Any,
+    settings: str,
+) -> ProgrammeSpec:
+    document = json.loads(settings) | {
+        "code": code,
+        "name": name,
+        "currency": currency,
+        "point_value": str(point_value),
+    }
+    return read_spec(document, source=f"programme {code!r} as stored")
