@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import types
 
 import pytest
 from typer.testing import CliRunner
@@ -110,7 +111,9 @@ def test_the_worker_loops_until_ctrl_c(
         else:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(worker.time, "sleep", sleep)
+    # Only the worker's clock: patching time.sleep itself would reach other threads of this
+    # process (Spark's py4j thread sleeps too).
+    monkeypatch.setattr(worker, "time", types.SimpleNamespace(sleep=sleep))
     ran = runner.invoke(app, ["worker", "--interval", "0.5"])
     assert ran.exit_code == 0, ran.output
     assert rounds == [0.5, 0.5]
