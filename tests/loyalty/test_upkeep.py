@@ -34,26 +34,46 @@ def _balance(session: Session, customer: str, at: datetime):  # type: ignore[no-
     return reading.balance(session, programme_code="club", customer=customer, now=at)
 
 
-def test_points_expire_after_24_months_once(shop: sessionmaker[Session]) -> None:
+def test_points_expire_24_months_after_they_vest_once(shop: sessionmaker[Session]) -> None:
     with shop() as session:
-        _buy(session, "C1", "O1", "100", T0)  # 200 points, expiring T0 + 24 months
+        _buy(session, "C1", "O1", "100", T0)  # 200 points, vest T0 + 14 days, expire 24 months on
         _buy(session, "C1", "O2", "50", T0 + timedelta(days=400))  # 50, expiring later
-        just_before = datetime(2028, 3, 2, 9, 59, tzinfo=UTC)
+        due = datetime(2028, 3, 16, 10, 0, tzinfo=UTC)
+        just_before = due - timedelta(minutes=1)
         assert upkeep.expire_due(session, as_of=just_before) == {"members": 0, "points_expired": 0}
         assert _balance(session, "C1", just_before).expiring == [
-            {"date": "2028-03-02", "points": 200}
+            {"date": "2028-03-16", "points": 200}
         ]
-        at = datetime(2028, 3, 2, 10, 0, tzinfo=UTC)
-        assert upkeep.expire_due(session, as_of=at) == {"members": 1, "points_expired": 200}
-        assert upkeep.expire_due(session, as_of=at) == {"members": 0, "points_expired": 0}
-        assert upkeep.expire_due(session, as_of=at + timedelta(days=1)) == {
+        assert upkeep.expire_due(session, as_of=due) == {"members": 1, "points_expired": 200}
+        assert upkeep.expire_due(session, as_of=due) == {"members": 0, "points_expired": 0}
+        assert upkeep.expire_due(session, as_of=due + timedelta(days=1)) == {
             "members": 0,
             "points_expired": 0,
         }
-        now = _balance(session, "C1", at)
+        now = _balance(session, "C1", due)
         assert (now.balance, now.available) == (50, 50)
         assert _topic_count(session, "points.expired") == 1
         assert upkeep.verify(session) == []
+
+
+def test_a_december_purchase_under_end_of_year_expiry_keeps_its_points_into_the_next_year(
+    sessions: sessionmaker[Session],
+) -> None:
+    from patron.customers.models import Customer
+
+    spec = spec_with(lots={"vesting_days": 14, "expiry": {"policy": "end_of_year", "years": 0}})
+    with sessions() as session:
+        session.add(Customer(external_id="C1", name="One"))
+        session.commit()
+        setup.set_up(session, spec=spec, actor="test", now=T0)
+        december = datetime(2026, 12, 20, 12, tzinfo=UTC)
+        _buy(session, "C1", "O1", "100", december)  # vests 3 Jan 2027: expires when 2027 ends
+        lots = reading.statement(session, programme_code="club", customer="C1").lots
+        assert {lot.expires_at for lot in lots} == {datetime(2028, 1, 1, tzinfo=UTC)}
+        assert upkeep.expire_due(session, as_of=datetime(2027, 12, 31, tzinfo=UTC)) == {
+            "members": 0,
+            "points_expired": 0,
+        }
 
 
 def test_redeemed_points_do_not_expire_and_soonest_expiring_go_first(

@@ -88,8 +88,10 @@ class Earning(_Spec):
 
 class ExpiryPolicy(enum.StrEnum):
     never = "never"
-    rolling_months = "rolling_months"  # N months after the points were earned
-    end_of_year = "end_of_year"  # 31 Dec of the year N years after earning (N=0: same year)
+    # Counted from the day the points become usable (vest), so none expire before they could
+    # be used:
+    rolling_months = "rolling_months"  # N months after that day
+    end_of_year = "end_of_year"  # when the year N years after that day ends (N=0: that year)
 
 
 class Expiry(_Spec):

@@ -180,7 +180,9 @@ def record_purchase(
                 details={"points": earned.points, "limit": MOST_POINTS},
             )
         vests = earning.vests_at(ctx.spec.lots, ctx.at)
-        expires = earning.expires_at(ctx.spec.lots, ctx.at)
+        # Expiry counts from the day the points can be used: none expire before they vest
+        # (a December purchase under end-of-year expiry keeps its points into the next year).
+        expires = earning.expires_at(ctx.spec.lots, vests)
         ledger = ctx.loaded.ledger
         sources = []
         for points, source in ((earned.points, "purchase"), (earned.first_purchase_bonus, "bonus")):
@@ -797,12 +799,14 @@ def _referral(ctx: _Context, referrer: customers.CustomerRef, order: str, event:
     account = next(a for a in ctx.others.values() if a.customer_id == referrer.id)
     loaded = store.load(ctx.session, account)
     points = ctx.spec.bonuses.referral
+    at = store.booking_time(loaded.ledger, ctx.at)
+    vests = earning.vests_at(ctx.spec.lots, at)
     after = loaded.ledger.earn(
         points,
-        at=store.booking_time(loaded.ledger, ctx.at),
+        at=at,
         reference=f"referral:{order}",
-        available_from=earning.vests_at(ctx.spec.lots, ctx.at),
-        expires_at=earning.expires_at(ctx.spec.lots, ctx.at),
+        available_from=vests,
+        expires_at=earning.expires_at(ctx.spec.lots, vests),
     )
     store.save(ctx.session, loaded, after, sources=["referral"], event_id=event.id, actor=ctx.actor)
     _review_tier(ctx, account, None, after)
