@@ -7,6 +7,7 @@ return debt.
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import pytest
 import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import factories as make
@@ -28,8 +29,8 @@ from patron.access import permissions
 from patron.config import load_settings
 from patron.db import session_factory, utcnow
 from patron.loyalty import reading, service, setup
-from patron.loyalty.models import AuditRecord, Entry
-from patron.loyalty.programme import read_spec
+from patron.loyalty.models import AuditRecord, Entry, Programme, Reward
+from patron.loyalty.programme import read_spec, to_yaml
 from patron.loyalty.schemas import (
     PurchaseIn,
     PurchaseLineIn,
@@ -41,6 +42,7 @@ from patron.web.app import create_app
 HTML = {"Accept": "text/html"}
 DEMO = Path(__file__).resolve().parents[2] / "src" / "patron" / "demo" / "programme.yaml"
 FORM_KEY = re.compile(r'name="key" value="([^"]+)"')
+TEXTAREA = re.compile(r'<textarea[^>]*name="text"[^>]*>\n?(.*?)</textarea>', re.S)
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,242 @@ def test_an_unknown_programme_is_the_404_page(analyst: TestClient, shop: Shop) -
     response = analyst.get("/loyalty/nope")
     assert response.status_code == 404
     assert 'data-error-code="loyalty.unknown_programme"' in response.text
+
+
+# --- changing a programme's rules -------------------------------------------------------------
+
+
+def _text(html: str) -> str:
+    """The programme's YAML in the settings form, as the browser shows it."""
+    found = TEXTAREA.search(html)
+    assert found is not None, "the page has no programme text"
+    return htmllib.unescape(found[1])
+
+
+def _settings(browser: TestClient, path: str = "/loyalty/club/settings") -> tuple[str, str]:
+    """The settings form's text and CSRF token."""
+    html = _page(browser, path)
+    return _text(html), make.csrf_token(_between(html, 'data-testid="settings-form"', "</form>"))
+
+
+def _stored(sessions: sessionmaker[Session]) -> tuple[Any, ...]:
+    """What the store holds of the programmes: rules, rewards and the audit log."""
+    with sessions() as session:
+        programmes = session.execute(
+            select(Programme.code, Programme.name, Programme.point_value, Programme.settings)
+        ).all()
+        rewards = session.execute(
+            select(Reward.code, Reward.active, Reward.stock, Reward.spec).order_by(Reward.id)
+        ).all()
+        audit = session.scalar(select(func.count()).select_from(AuditRecord))
+    return [tuple(row) for row in programmes], [tuple(row) for row in rewards], audit
+
+
+def test_the_settings_form_holds_the_current_rules_as_yaml(
+    marketer: TestClient, sessions: sessionmaker[Session], shop: Shop
+) -> None:
+    html = _page(marketer, "/loyalty/club")
+    assert 'href="/loyalty/club/settings" data-testid="edit-rules">Edit the rules</a>' in html
+    how = _between(html, 'data-testid="how-to-change">', "</p>")
+    assert "Edit the rules" in how
+    assert "patron loyalty setup FILE" in how
+    text, _token = _settings(marketer)
+    assert text.startswith("code: club\nname: Patron Club\n")
+    assert "name: 5 € voucher" in text  # as written, not escaped
+    shown = yaml.safe_load(text)
+    demo = read_spec(yaml.safe_load(DEMO.read_text()))
+    assert read_spec(shown) == demo  # the rules and the rewards, in the file's order
+    assert [reward["code"] for reward in shown["rewards"]] == [r.code for r in demo.rewards]
+
+
+def test_saving_the_unchanged_form_changes_nothing(
+    marketer: TestClient, sessions: sessionmaker[Session], shop: Shop
+) -> None:
+    with sessions() as session:  # redemptions count the stock down: saving keeps the count
+        session.execute(update(Reward).where(Reward.code == "tasting").values(stock=20))
+        session.commit()
+        document = yaml.safe_load(to_yaml(setup.document(session, "club")))
+        done = setup.set_up(session, spec=read_spec(document), actor="x", now=utcnow())
+    assert done["changes"] == []
+    before = _stored(sessions)
+    text, token = _settings(marketer)
+    response = marketer.post(
+        "/loyalty/club/settings", data={"text": text, "csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/loyalty/club?saved=nothing"
+    assert _stored(sessions) == before
+    notice = _between(
+        _page(marketer, "/loyalty/club?saved=nothing"), 'data-testid="settings-saved"', "</div>"
+    )
+    assert "nothing had changed" in notice
+
+
+def test_a_change_is_stored_audited_in_the_users_name_and_shown(
+    marketer: TestClient, sessions: sessionmaker[Session], shop: Shop
+) -> None:
+    text, token = _settings(marketer)
+    document = yaml.safe_load(text)
+    document["earning"]["points_per_unit"] = 2
+    document["rewards"] = [r for r in document["rewards"] if r["code"] != "gift-wrap"]
+    changed = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    response = marketer.post("/loyalty/club/settings", data={"text": changed, "csrf_token": token})
+    assert response.status_code == 200
+    (redirect,) = response.history
+    assert re.fullmatch(r"/loyalty/club\?saved=\d+-\d+", redirect.headers["location"])
+    with sessions() as session:
+        _row, spec = setup.programme(session, "club")
+        gift_wrap = session.scalar(select(Reward).where(Reward.code == "gift-wrap"))
+        records = session.scalars(
+            select(AuditRecord).where(AuditRecord.actor == "marketer@example.com")
+        ).all()
+    assert spec.earning.points_per_unit == 2
+    assert gift_wrap is not None
+    assert not gift_wrap.active
+    assert sorted((r.action, r.subject) for r in records) == [
+        ("programme.changed", "club"),
+        ("reward.withdrawn", "gift-wrap"),
+    ]
+    notice = _between(response.text, 'data-testid="settings-saved"', "</div>")
+    assert re.search(r'data-change="programme.changed">Settings changed: earning</li>', notice)
+    assert re.search(
+        r'data-change="reward.withdrawn">Reward withdrawn <code>gift-wrap</code>', notice
+    )
+    earning = _between(response.text, 'data-section="earning">')
+    assert '<dd data-rule="rate">2 ' in earning
+    rewards = _between(response.text, 'data-section="rewards">')
+    assert 'data-reward="gift-wrap"' not in rewards
+    audit = _between(response.text, 'data-section="audit">')
+    assert "marketer@example.com" in audit
+    assert _text(_page(marketer, "/loyalty/club/settings")).count("code: gift-wrap") == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (  # the tiers must go up
+            lambda text: text.replace("threshold: '500'", "threshold: '5000'"),
+            ("tiers.levels", "tiers go up"),
+        ),
+        (lambda text: text.replace("currency: EUR", "currency: euro"), ("currency", "")),
+        (
+            lambda text: text.replace("code: voucher-5", "code: voucher-5\n  colour: red"),
+            ("rewards.0.colour", "Extra inputs are not permitted"),
+        ),
+    ],
+)
+def test_a_wrong_field_is_named_and_nothing_is_stored(
+    marketer: TestClient, sessions: sessionmaker[Session], shop: Shop, change: Any, problem: Any
+) -> None:
+    before = _stored(sessions)
+    text, token = _settings(marketer)
+    wrong = change(text)
+    assert wrong != text
+    response = marketer.post("/loyalty/club/settings", data={"text": wrong, "csrf_token": token})
+    assert response.status_code == 422
+    error = _between(response.text, 'data-testid="settings-error"', "</div>")
+    assert 'data-error="invalid"' in error
+    assert "Nothing was saved." in error
+    field, words = problem
+    item = _between(error, f'<li data-field="{field}">', "</li>")
+    assert f"<code>{field}</code>" in item
+    assert words in htmllib.unescape(item)
+    assert _text(response.text) == wrong  # the text is kept
+    assert _stored(sessions) == before
+
+
+def test_a_yaml_syntax_error_names_its_line_and_stores_nothing(
+    marketer: TestClient, sessions: sessionmaker[Session], shop: Shop
+) -> None:
+    before = _stored(sessions)
+    text, token = _settings(marketer)
+    lines = text.splitlines()
+    lines[3] = "  " + lines[3] + ": ["
+    broken = "\n".join(lines)
+    response = marketer.post("/loyalty/club/settings", data={"text": broken, "csrf_token": token})
+    assert response.status_code == 422
+    error = _between(response.text, 'data-testid="settings-error"', "</div>")
+    assert 'data-error="yaml"' in error
+    assert re.search(r"The text is not valid YAML: see line \d+, column \d+\.", error)
+    assert "line 4," in error
+    assert _text(response.text) == broken
+    assert _stored(sessions) == before
+
+
+def test_the_code_of_a_programme_cannot_be_changed(
+    marketer: TestClient, sessions: sessionmaker[Session], shop: Shop
+) -> None:
+    before = _stored(sessions)
+    text, token = _settings(marketer)
+    other = text.replace("code: club\n", "code: other-club\n", 1)
+    response = marketer.post("/loyalty/club/settings", data={"text": other, "csrf_token": token})
+    assert response.status_code == 422
+    error = _between(response.text, 'data-testid="settings-error"', "</div>")
+    assert 'data-error="code_changed"' in error
+    assert "the text names other-club" in error
+    assert _stored(sessions) == before
+
+
+def test_a_new_programme_starts_from_the_demo_file_and_is_set_up(
+    marketer: TestClient, sessions: sessionmaker[Session], shop: Shop
+) -> None:
+    overview = _page(marketer, "/loyalty")
+    assert 'href="/loyalty/new" data-testid="new-programme">New programme</a>' in overview
+    text, token = _settings(marketer, "/loyalty/new")
+    assert text == DEMO.read_text()
+    before = _stored(sessions)
+    for code, kind in (("club", "code_taken"), ("new", "code_reserved")):
+        taken = text.replace("code: club", f"code: {code}", 1)
+        response = marketer.post("/loyalty/new", data={"text": taken, "csrf_token": token})
+        assert response.status_code == 409
+        error = _between(response.text, 'data-testid="settings-error"', "</div>")
+        assert f'data-error="{kind}"' in error
+        assert _text(response.text) == taken
+    assert _stored(sessions) == before
+    fresh = text.replace("code: club", "code: shop-two", 1).replace("Patron Club", "Shop Two")
+    response = marketer.post("/loyalty/new", data={"text": fresh, "csrf_token": token})
+    assert response.status_code == 200
+    assert response.history[0].headers["location"].startswith("/loyalty/shop-two?saved=")
+    assert "<h1>Shop Two</h1>" in response.text
+    notice = _between(response.text, 'data-testid="settings-saved"', "</div>")
+    assert 'data-change="programme.created"' in notice
+    assert notice.count('data-change="reward.created"') == 5
+    with sessions() as session:
+        spec = read_spec(setup.document(session, "shop-two"))
+        created = session.scalar(
+            select(AuditRecord).where(
+                AuditRecord.action == "programme.created", AuditRecord.subject == "shop-two"
+            )
+        )
+    assert spec == read_spec(yaml.safe_load(fresh))
+    assert created is not None
+    assert created.actor == "marketer@example.com"
+
+
+def test_changing_the_rules_needs_loyalty_write_and_the_forms_token(
+    app: FastAPI, sessions: sessionmaker[Session], marketer: TestClient, shop: Shop
+) -> None:
+    before = _stored(sessions)
+    text, _token = _settings(marketer)
+    changed = text.replace("first_purchase: 100", "first_purchase: 1000")
+    for path in ("/loyalty/club/settings", "/loyalty/new"):
+        refused = marketer.post(path, data={"text": changed, "csrf_token": "forged"})
+        assert refused.status_code == 403, path
+        assert 'data-error-code="auth.csrf"' in refused.text
+    with _browser(app, sessions, "account_manager") as manager:  # reads loyalty, may not change
+        overview = _page(manager, "/loyalty")
+        rules = _page(manager, "/loyalty/club")
+        token = make.csrf_token(overview)
+        for path in ("/loyalty/club/settings", "/loyalty/new"):
+            for response in (
+                manager.get(path),
+                manager.post(path, data={"text": changed, "csrf_token": token}),
+            ):
+                assert response.status_code == 403, path
+                assert 'data-error-code="auth.forbidden"' in response.text
+    assert 'data-testid="new-programme"' not in overview
+    assert 'data-testid="edit-rules"' not in rules
+    assert _stored(sessions) == before
 
 
 # --- members ------------------------------------------------------------------------------------
@@ -451,9 +689,17 @@ def test_in_german(app: FastAPI, sessions: sessionmaker[Session], shop: Shop) ->
         overview = _page(browser, "/loyalty")
         rules = _page(browser, "/loyalty/club")
         detail = _page(browser, "/customers/ANN")
+        form = _page(browser, "/loyalty/club/settings")
+        token = make.csrf_token(_between(form, 'data-testid="settings-form"', "</form>"))
+        wrong = browser.post(
+            "/loyalty/club/settings", data={"text": "code: [", "csrf_token": token}
+        )
     assert "<h1>Treueprogramm</h1>" in overview
     assert "Ausstehende Punkte" in overview
     assert "1.500 Punkte in den letzten 12 Monaten gesammelt" in rules
     assert "5,00\xa0€" in rules
     assert "Treuepunkte & Stufe" in detail
     assert "Punkte von Hand buchen" in detail
+    assert "Regeln bearbeiten" in rules
+    assert "Regeln speichern" in form
+    assert "Nichts wurde gespeichert." in wrong.text

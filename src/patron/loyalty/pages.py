@@ -1,24 +1,27 @@
 """Pages of the loyalty programme, and the points section it adds to the customer 360.
 
 The overview shows each programme's liability, a programme's page reads its stored rules back
-in plain language (they are changed with ``patron loyalty setup FILE``, never here), and the
-members list pages through its members. The 360 belongs to the customers area, which the layers
-keep from importing loyalty: the section reaches it through the shell (``SECTIONS``). The one
-form, a manual adjustment, books through ``service.adjust`` under an idempotency key generated
-into the form, so a double submit books once; it answers with a redirect back to the 360.
+in plain language, and the members list pages through its members. The 360 belongs to the
+customers area, which the layers keep from importing loyalty: the section reaches it through the
+shell (``SECTIONS``). A manual adjustment books through ``service.adjust`` under an idempotency
+key generated into the form, so a double submit books once; it answers with a redirect back to
+the 360. The settings form edits a programme's rules as the YAML of ``patron loyalty setup
+FILE`` and saves them through ``setup.set_up`` (audited in the user's name), as does the form for
+a new programme, which starts from the demo shop's programme file.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.access.schemas import SignedIn
@@ -29,9 +32,15 @@ from patron.db import utcnow
 from patron.errors import NotFound, PatronError
 from patron.loyalty import reading, service, setup
 from patron.loyalty.member_view import MemberView, digits, member_view
-from patron.loyalty.models import Event, Reward
+from patron.loyalty.models import AuditRecord, Event, Programme, Reward
+from patron.loyalty.programme import (
+    ProgrammeError,
+    ProgrammeSpec,
+    read_yaml,
+    safe_reference,
+    to_yaml,
+)
 from patron.loyalty.programme import Reward as RewardSpec
-from patron.loyalty.programme import safe_reference
 from patron.loyalty.schemas import (
     AdjustIn,
     MemberRow,
@@ -48,12 +57,18 @@ NAV = (NavItem(N_("Loyalty"), "/loyalty", READ, order=30),)
 router = APIRouter(include_in_schema=False)
 
 Reader = Annotated[SignedIn, page(READ)]
+Writer = Annotated[SignedIn, page(WRITE)]
 PER_PAGE = 50
 MAX_PAGE = 10_000
 SEARCH_MAX = 200
 AUDIT_LIMIT = 20
 MAX_ADJUSTMENT = 1_000_000  # points in one manual booking; more is a typo
 LARGEST_ID = 2**31 - 1  # customers.id is a 32-bit INTEGER on PostgreSQL
+TEXT_MAX = 200_000  # characters of a programme's YAML in the settings form
+# Where a new programme starts: the demo shop's file (read as data; the layers keep loyalty from
+# importing the demo's modules). "new" cannot be a code: /loyalty/new is the form.
+STARTER = Path(__file__).resolve().parents[1] / "demo" / "programme.yaml"
+RESERVED_CODES = frozenset({"new"})
 
 LINE_KINDS = {
     "product": N_("Products"),
@@ -139,6 +154,23 @@ def overview(request: Request, session: SessionDep, me: Reader) -> HTMLResponse:
     return render(request, "loyalty/overview.html", context)
 
 
+@router.get("/loyalty/new")
+def new_programme(request: Request, me: Writer) -> HTMLResponse:
+    """The form for a new programme, filled in with the demo shop's programme to start from."""
+    return _settings_form(request, None, STARTER.read_text(encoding="utf-8"))
+
+
+@router.post("/loyalty/new", dependencies=[csrf()])
+def create_programme(
+    request: Request,
+    session: SessionDep,
+    me: Writer,
+    text: Annotated[str, Form(max_length=TEXT_MAX)] = "",
+) -> Response:
+    """Set up the programme the text describes, unless its code is taken."""
+    return _save(request, session, me, None, text)
+
+
 @router.get("/loyalty/{code}")
 def programme_settings(
     request: Request, session: SessionDep, me: Reader, code: str
@@ -148,6 +180,7 @@ def programme_settings(
     context = {
         "programme": row,
         "spec": spec,
+        "saved": _saved(request, session, row.id),
         "rewards": _catalogue(session, row.id),
         "audit": setup.audit_log(session, programme_code=code, limit=AUDIT_LIMIT),
         "today": utcnow().date(),
@@ -158,6 +191,26 @@ def programme_settings(
         "digits": digits,
     }
     return render(request, "loyalty/programme.html", context)
+
+
+@router.get("/loyalty/{code}/settings")
+def settings_form(request: Request, session: SessionDep, me: Writer, code: str) -> HTMLResponse:
+    """The programme's rules and rewards as YAML, to change and save."""
+    _row, spec = setup.programme(session, code)
+    return _settings_form(request, spec, to_yaml(setup.document(session, code)))
+
+
+@router.post("/loyalty/{code}/settings", dependencies=[csrf()])
+def save_settings(
+    request: Request,
+    session: SessionDep,
+    me: Writer,
+    code: str,
+    text: Annotated[str, Form(max_length=TEXT_MAX)] = "",
+) -> Response:
+    """Bring the programme in line with the text; its code stays."""
+    _row, spec = setup.programme(session, code)  # an unknown programme is the 404 page
+    return _save(request, session, me, spec, text)
 
 
 @router.get("/loyalty/{code}/members")
@@ -248,6 +301,75 @@ def adjust(
     except PatronError as exc:
         return _back(customer, code, error=exc.code)
     return _back(customer, code, adjusted=booked.booking.event_id)
+
+
+def _save(
+    request: Request, session: Session, me: SignedIn, current: ProgrammeSpec | None, text: str
+) -> Response:
+    """Set up the programme ``text`` describes (``current``'s, or a new one) in the user's name
+    and go to its page, which lists what changed; or the form again, saying why not."""
+    try:
+        spec = read_yaml(text, source="the form")
+    except ProgrammeError as exc:
+        details = exc.details or {}
+        if "problems" in details:
+            error = {"kind": "invalid", "problems": details["problems"]}
+        else:
+            error = {"kind": "yaml"} | details
+        return _settings_form(request, current, text, error, 422)
+    if current is not None and spec.code != current.code:
+        error = {"kind": "code_changed", "code": current.code, "other": spec.code}
+        return _settings_form(request, current, text, error, 422)
+    if current is None:
+        taken = session.scalar(select(Programme.id).where(Programme.code == spec.code))
+        if taken is not None or spec.code in RESERVED_CODES:
+            kind = "code_taken" if taken is not None else "code_reserved"
+            return _settings_form(request, None, text, {"kind": kind, "code": spec.code}, 409)
+    before = session.scalar(select(func.max(AuditRecord.id))) or 0
+    done = setup.set_up(session, spec=spec, actor=me.user.email, now=utcnow())
+    written = session.scalars(
+        select(AuditRecord.id).where(
+            AuditRecord.id > before,
+            AuditRecord.programme_id == done["id"],
+            AuditRecord.actor == me.user.email,
+        )
+    ).all()
+    saved = f"{min(written)}-{max(written)}" if written else "nothing"
+    target = f"/loyalty/{quote(spec.code, safe='')}?{urlencode({'saved': saved})}"
+    return RedirectResponse(target, status_code=303)
+
+
+def _settings_form(
+    request: Request,
+    current: ProgrammeSpec | None,
+    text: str,
+    error: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    context = {"spec": current, "text": text, "error": error}
+    return render(request, "loyalty/settings.html", context, status=status)
+
+
+def _saved(request: Request, session: Session, programme_id: int) -> dict[str, Any] | None:
+    """What the settings form just saved (``?saved=FIRST-LAST`` audit records, or ``nothing``):
+    each record with the fields it changed (the settings' sections by name)."""
+    raw = request.query_params.get("saved", "")
+    if raw == "nothing":
+        return {"changes": []}
+    found = re.fullmatch(r"(\d{1,10})-(\d{1,10})", raw)
+    if found is None or not 0 < int(found[1]) <= int(found[2]) <= LARGEST_ID:
+        return None
+    records = session.scalars(
+        select(AuditRecord)
+        .where(
+            AuditRecord.programme_id == programme_id,
+            AuditRecord.id.between(int(found[1]), int(found[2])),
+        )
+        .order_by(AuditRecord.id)
+        .limit(AUDIT_LIMIT * 5)
+    ).all()
+    changes = [(record, setup.changed_fields(record)) for record in records]
+    return {"changes": changes} if changes else None
 
 
 # --- the customer 360's points --------------------------------------------------------------

@@ -1,8 +1,8 @@
 """A programme's rules as data: earning, lots, bonuses, tiers, promotions and rewards.
 
-Pure (pydantic, no database). A YAML file (``patron loyalty setup FILE``) or the settings
-stored with a programme are read into ``ProgrammeSpec``; anything wrong is refused naming the
-field. Money is ``Decimal``, points are ``int``; multipliers are ``Decimal`` so "1.25" is exact.
+Pure (pydantic, no database). A YAML file (``patron loyalty setup FILE``, or the text of the
+dashboard's settings form) or the settings stored with a programme are read into
+``ProgrammeSpec``; anything wrong is refused naming the field. Money is ``Decimal``, points are ``int``; multipliers are ``Decimal`` so "1.25" is exact.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from patron.errors import PatronError
@@ -262,6 +263,34 @@ def read_spec(document: Any, *, source: str = "programme") -> ProgrammeSpec:
         raise ProgrammeError(
             f"{source} is not a valid programme: {listed}", details={"problems": problems}
         ) from None
+
+
+def read_yaml(text: str, *, source: str = "programme") -> ProgrammeSpec:
+    """A programme's YAML (or JSON) text as a spec. Text that is no YAML is refused with the
+    line and column of the fault (``details``: ``line``, ``column``, ``problem``), a document
+    that is no programme as by ``read_spec``."""
+    try:
+        document = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:
+        mark = getattr(error, "problem_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        if isinstance(error, RecursionError):
+            problem = "nested too deeply"
+        else:
+            problem = str(getattr(error, "problem", None) or error)
+        where = f" (line {line}, column {column})" if line is not None else ""
+        raise ProgrammeError(
+            f"{source} is not valid YAML{where}: {problem}",
+            details={"line": line, "column": column, "problem": problem},
+        ) from None
+    return read_spec(document, source=source)
+
+
+def to_yaml(document: dict[str, Any]) -> str:
+    """A programme document (``ProgrammeSpec.model_dump(mode="json")``) as YAML, in its own
+    order and with its own characters, which ``read_yaml`` reads back into the same spec."""
+    text: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    return text
 
 
 def safe_reference(text: str) -> str:

@@ -45,6 +45,23 @@ def programme_spec(session: Session, code: str) -> tuple[int, ProgrammeSpec]:
     return row.id, spec
 
 
+def document(session: Session, code: str) -> dict[str, Any]:
+    """Programme ``code`` as ``set_up`` was last given it: its rules with its active rewards (each
+    as its stored spec, in the order they were added). ``read_spec`` reads it back into a spec
+    that ``set_up`` finds nothing to change in."""
+    row, spec = programme(session, code)
+    document = spec.model_dump(mode="json")
+    # The column holds the point value at its scale ("0.0100"), the settings as it was given
+    # ("0.01"): set_up compares the settings, so the document gives it back as given.
+    given = row.settings.get("point_value")
+    if isinstance(given, str) and Decimal(given) == spec.point_value:
+        document["point_value"] = given
+    rewards = session.scalars(
+        select(Reward).where(Reward.programme_id == row.id, Reward.active).order_by(Reward.id)
+    )
+    return document | {"rewards": [dict(reward.spec) for reward in rewards]}
+
+
 def programmes(session: Session) -> list[tuple[Programme, ProgrammeSpec]]:
     rows = session.scalars(select(Programme).where(Programme.active).order_by(Programme.id))
     return [programme(session, row.code) for row in rows]
@@ -196,6 +213,19 @@ def audit_log(
         row, _ = programme(session, programme_code)
         query = query.where(AuditRecord.programme_id == row.id)
     return list(session.scalars(query))
+
+
+def changed_fields(record: AuditRecord) -> list[str]:
+    """The fields a ``programme.changed`` or ``reward.changed`` record changed; for the
+    programme's settings, their sections (``earning``, ``tiers``, …) by name."""
+    if record.action not in ("programme.changed", "reward.changed"):
+        return []
+    fields = sorted(set(record.details) - {"settings"})
+    settings = record.details.get("settings")
+    if isinstance(settings, dict):
+        before, after = settings.get("before") or {}, settings.get("after") or {}
+        fields += sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return fields
 
 
 def withdraw(session: Session, *, code: str, actor: str, now: datetime) -> None:
