@@ -431,3 +431,21 @@ def test_check_constraints_back_up_the_ledger(shop: sessionmaker[Session]) -> No
             with pytest.raises(IntegrityError):
                 session.execute(statement)
             session.rollback()
+
+
+def test_a_purchase_may_not_mint_more_points_than_one_booking_moves(
+    sessions: sessionmaker[Session],
+) -> None:
+    from loyalty.shop import demo_document, spec_with
+    from patron.customers.models import Customer
+    from patron.loyalty import setup
+
+    uncapped = spec_with(earning=demo_document()["earning"] | {"cap": None})
+    with sessions() as session:
+        session.add(Customer(external_id="BIG", name="Typo"))
+        session.commit()
+        setup.set_up(session, spec=uncapped, actor="test", now=T0)
+        with pytest.raises(PatronError) as refused:
+            _buy(session, purchase("BIG", "O1", "250000000.00"), "k")
+        assert refused.value.code == "loyalty.too_many_points"
+        assert _count(session, Entry) == 0

@@ -39,6 +39,7 @@ from patron.loyalty.models import Account, Event, Redemption, Reward, Voucher, V
 from patron.loyalty.programme import ProgrammeError, ProgrammeSpec, RewardKind
 from patron.loyalty.programme import Reward as RewardSpec
 from patron.loyalty.schemas import (
+    MAX_POINTS,
     AdjustIn,
     BookingPublic,
     EventIn,
@@ -56,8 +57,8 @@ from patron.outbox import service as outbox
 
 CENT = Decimal("0.01")
 # The most points one booking may move (a typo'd amount must not mint billions of points, and
-# balances are 32-bit integers on PostgreSQL).
-MOST_POINTS = 100_000_000
+# balances are 32-bit integers on PostgreSQL): the same limit the requests' schemas set.
+MOST_POINTS = MAX_POINTS
 
 
 class IdempotencyMismatch(PatronError):
