@@ -75,7 +75,7 @@ def test_the_programme_is_the_demo_file_and_the_ledger_sound(
     assert row.created_at < NOW
     with Session(engine) as session:
         assert upkeep.verify(session) == []
-        assert loyalty.catch_up(session, as_of=NOW) == {
+        assert upkeep.run_all(session, as_of=NOW) == {
             "lots_vested": 0,
             "members": 0,
             "points_expired": 0,

@@ -7,7 +7,6 @@ read-outs live in ``loyalty_reads``, the rules in words in ``loyalty_words``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -241,7 +240,9 @@ def expire(
     from patron.db import utcnow
 
     when = shared.instant(as_of) if as_of else utcnow()
-    counts, _ = shared.run(lambda session: run_upkeep(session, as_of=when))
+    from patron.loyalty import upkeep
+
+    counts, _ = shared.run(lambda session: upkeep.run_all(session, as_of=when))
     if json_output:
         print_json({"as_of": when, **counts})
         return
@@ -249,19 +250,6 @@ def expire(
     for name, value in counts.items():
         grid.add_row(UPKEEP_LABELS.get(name, name.replace("_", " ")), f"{value:,}")
     shared.console().print(grid)
-
-
-def run_upkeep(session: Session, *, as_of: datetime) -> dict[str, int]:
-    """``upkeep.run_all`` until nothing is left to vest (one call vests one batch of lots)."""
-    from patron.loyalty import upkeep
-
-    total: dict[str, int] = {}
-    while True:
-        counts = upkeep.run_all(session, as_of=as_of)
-        for name, value in counts.items():
-            total[name] = total.get(name, 0) + value
-        if not counts.get("lots_vested"):
-            return total
 
 
 @vouchers_app.command("issue")

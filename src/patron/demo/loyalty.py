@@ -130,7 +130,7 @@ def build(
             counts[type(booking.payload)] += 1
             if progress is not None and (done % REPORT_EVERY == 0 or done == len(bookings)):
                 progress("loyalty club history", done, len(bookings))
-        catch_up(session, as_of=now)
+        upkeep.run_all(session, as_of=now)
     return LoyaltySummary(
         programme=spec.code,
         members=len(members),
@@ -140,17 +140,6 @@ def build(
         redemptions=rewards.redeemed,
         seconds=round(time.perf_counter() - started, 2),
     )
-
-
-def catch_up(session: Session, *, as_of: datetime) -> dict[str, int]:
-    """``upkeep.run_all`` until nothing is left to vest (one call vests a batch of lots)."""
-    total: dict[str, int] = defaultdict(int)
-    while True:
-        counts = upkeep.run_all(session, as_of=as_of)
-        for name, value in counts.items():
-            total[name] += value
-        if not counts.get("lots_vested"):
-            return dict(total)
 
 
 # --- what happened -----------------------------------------------------------------------------
