@@ -477,7 +477,7 @@ def _search_filter(search: str | None, dialect: str) -> list[ColumnElement[bool]
     term = (search or "").strip()
     if not term:
         return []
-    pattern = _escape_like(term) + "%"
+    pattern = escape_like(term) + "%"
     columns = (Customer.name, Customer.email, Customer.external_id)
     if dialect == "sqlite":
         return [or_(*(column.like(pattern, escape="\\") for column in columns))]
@@ -485,7 +485,8 @@ def _search_filter(search: str | None, dialect: str) -> list[ColumnElement[bool]
     return [or_(*(func.lower(column).like(lowered, escape="\\") for column in columns))]
 
 
-def _escape_like(term: str) -> str:
+def escape_like(term: str) -> str:
+    """``term`` for a LIKE pattern with ``escape="\\"``: its own %, _ and \\ match literally."""
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

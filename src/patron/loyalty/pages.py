@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -149,7 +148,7 @@ def overview(request: Request, session: SessionDep, me: Reader) -> HTMLResponse:
     context = {
         "rows": reading.liability(session, now=now),
         "names": names,
-        "next_month": _next_month(now),
+        "next_month": reading.next_month(now)[0].date(),
     }
     return render(request, "loyalty/overview.html", context)
 
@@ -493,9 +492,3 @@ def _page_number(raw: str | None) -> int:
     except ValueError:
         return 1
     return min(max(number, 1), MAX_PAGE)
-
-
-def _next_month(now: datetime) -> date:
-    """The first day of next month (UTC), the month ``reading.liability`` counts as expiring."""
-    first = now.astimezone(UTC).date().replace(day=1)
-    return (first + timedelta(days=32)).replace(day=1)

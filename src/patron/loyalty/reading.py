@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.customers import service as customers
@@ -18,7 +19,7 @@ from patron.customers.models import Customer
 from patron.errors import NotFound
 from patron.loyalty import ledger as pure
 from patron.loyalty import store, tiers
-from patron.loyalty.models import Account, Entry, Event, Lot, Programme, Redemption, Reward, Voucher
+from patron.loyalty.models import Account, Entry, Event, Lot, Redemption, Reward, Voucher
 from patron.loyalty.programme import ProgrammeSpec, QualifyOn, Tiers
 from patron.loyalty.programme import Reward as RewardSpec
 from patron.loyalty.programme import Tier as TierSpec
@@ -136,64 +137,36 @@ def statement(
     )
 
 
+def _counted(levels: Tiers, at: datetime) -> tuple[Any, Any, Any, list[ColumnElement[bool]]]:
+    """What counts toward a tier in the window ending at ``at``: the account, instant and value
+    columns and the conditions, for points earned less returns or earnable spend less returns."""
+    since = tiers.window_start(levels, at)
+    if levels.qualify_on is QualifyOn.spend:
+        window = [Event.operation.in_(("purchase", "return")), Event.at > since, Event.at <= at]
+        return Event.account_id, Event.at, Event.spend, window
+    window = [Entry.kind.in_(("earn", "reverse")), Entry.at > since, Entry.at <= at]
+    return Entry.account_id, Entry.at, Entry.amount, window
+
+
 def contributions(
     session: Session, levels: Tiers, account_id: int, at: datetime
 ) -> list[tiers.Contribution]:
-    """What counts toward a tier in the window ending at ``at``: points earned less returns, or
-    earnable spend less returns."""
-    since = tiers.window_start(levels, at)
-    if levels.qualify_on is QualifyOn.spend:
-        spend = session.execute(
-            select(Event.at, Event.spend).where(
-                Event.account_id == account_id,
-                Event.operation.in_(("purchase", "return")),
-                Event.at > since,
-                Event.at <= at,
-            )
-        )
-        return [tiers.Contribution(when, amount) for when, amount in spend]
-    points = session.execute(
-        select(Entry.at, Entry.amount).where(
-            Entry.account_id == account_id,
-            Entry.kind.in_(("earn", "reverse")),
-            Entry.at > since,
-            Entry.at <= at,
-        )
-    )
-    return [tiers.Contribution(when, Decimal(amount)) for when, amount in points]
+    """The member's contributions toward a tier in the window ending at ``at``."""
+    account, when, value, window = _counted(levels, at)
+    rows = session.execute(select(when, value).where(account == account_id, *window))
+    return [tiers.Contribution(instant, Decimal(amount)) for instant, amount in rows]
 
 
 def qualifying_values(
     session: Session, levels: Tiers, programme_id: int, at: datetime
 ) -> dict[int, Decimal]:
     """``qualifying_value`` of every member of a programme, in one query."""
-    since = tiers.window_start(levels, at)
+    account, _when, value, window = _counted(levels, at)
     members = select(Account.id).where(Account.programme_id == programme_id)
-    if levels.qualify_on is QualifyOn.spend:
-        spend = session.execute(
-            select(Event.account_id, func.sum(Event.spend))
-            .where(
-                Event.account_id.in_(members),
-                Event.operation.in_(("purchase", "return")),
-                Event.at > since,
-                Event.at <= at,
-            )
-            .group_by(Event.account_id)
-        ).all()
-        totals = [(account_id, Decimal(total or 0)) for account_id, total in spend]
-    else:
-        points = session.execute(
-            select(Entry.account_id, func.sum(Entry.amount))
-            .where(
-                Entry.account_id.in_(members),
-                Entry.kind.in_(("earn", "reverse")),
-                Entry.at > since,
-                Entry.at <= at,
-            )
-            .group_by(Entry.account_id)
-        ).all()
-        totals = [(account_id, Decimal(total or 0)) for account_id, total in points]
-    return {account_id: max(Decimal(0), total) for account_id, total in totals if account_id}
+    totals = session.execute(
+        select(account, func.sum(value)).where(account.in_(members), *window).group_by(account)
+    )
+    return {member: max(Decimal(0), Decimal(total or 0)) for member, total in totals if member}
 
 
 def qualifying_value(
@@ -388,8 +361,7 @@ def members(
     if tier:
         where.append(Account.tier == tier)
     if search:
-        escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%")
-        term = "%" + escaped.replace("_", "\\_") + "%"
+        term = "%" + customers.escape_like(search.strip().lower()) + "%"
         where.append(
             or_(
                 func.lower(Customer.name).like(term, escape="\\"),
@@ -427,7 +399,7 @@ def members(
 def liability(session: Session, *, now: datetime) -> list[LiabilityRow]:
     """Per programme: outstanding points (what lots still hold, pending included, unexpired,
     less return debt), their value, and what expires in the next calendar month."""
-    start, end = _next_month(now)
+    start, end = next_month(now)
     rows = []
     for row, spec in programmes(session):
         accounts = select(Account.id).where(Account.programme_id == row.id)
@@ -470,12 +442,10 @@ def liability(session: Session, *, now: datetime) -> list[LiabilityRow]:
     return rows
 
 
-def _next_month(now: datetime) -> tuple[datetime, datetime]:
+def next_month(now: datetime) -> tuple[datetime, datetime]:
+    """The first instant of next month and of the month after (UTC): what "expiring next month"
+    counts."""
     first = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     start = (first + timedelta(days=32)).replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1)
     return start, end
-
-
-def programme_rows(session: Session) -> list[Programme]:
-    return list(session.scalars(select(Programme).order_by(Programme.id)))

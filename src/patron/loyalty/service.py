@@ -52,7 +52,7 @@ from patron.loyalty.schemas import (
     VoucherIssueIn,
     VoucherPublic,
 )
-from patron.loyalty.setup import audit, programme, programme_spec
+from patron.loyalty.setup import audit, programme
 from patron.outbox import service as outbox
 
 CENT = Decimal("0.01")
@@ -631,7 +631,8 @@ def _book_once(
     work: Callable[[_Context, _Draft], BookingPublic],
     also_lock: Sequence[int],
 ) -> Booked:
-    programme_id, spec = programme_spec(session, programme_code)
+    row, spec = programme(session, programme_code)
+    programme_id = row.id
     customer = customers.customer_ref(session, key=customer_key)
     account_id = store.ensure_account(
         session, programme_id=programme_id, customer_id=customer.id, at=now

@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.errors import NotFound
@@ -37,12 +37,6 @@ def programme(session: Session, code: str) -> tuple[Programme, ProgrammeSpec]:
         row.point_value,
         _frozen(row.settings),
     )
-
-
-def programme_spec(session: Session, code: str) -> tuple[int, ProgrammeSpec]:
-    """The id and rules of programme ``code`` (the rules parsed once per process and settings)."""
-    row, spec = programme(session, code)
-    return row.id, spec
 
 
 def document(session: Session, code: str) -> dict[str, Any]:
@@ -90,7 +84,15 @@ def set_up(session: Session, *, spec: ProgrammeSpec, actor: str, now: datetime) 
         )
         session.add(row)
         session.flush()
-        _audit(session, actor, row.id, "programme.created", spec.code, {"settings": settings}, now)
+        audit(
+            session,
+            actor=actor,
+            programme_id=row.id,
+            action="programme.created",
+            subject=spec.code,
+            details={"settings": settings},
+            now=now,
+        )
         changes.append("created")
     else:
         before = {
@@ -115,7 +117,15 @@ def set_up(session: Session, *, spec: ProgrammeSpec, actor: str, now: datetime) 
         if diff:
             row.name, row.currency, row.point_value = spec.name, spec.currency, spec.point_value
             row.settings, row.active, row.updated_at = settings, True, now
-            _audit(session, actor, row.id, "programme.changed", spec.code, diff, now)
+            audit(
+                session,
+                actor=actor,
+                programme_id=row.id,
+                action="programme.changed",
+                subject=spec.code,
+                details=diff,
+                now=now,
+            )
             changes.append("settings changed: " + ", ".join(sorted(diff)))
     changes.extend(_set_rewards(session, row, spec, actor, now))
     session.commit()
@@ -144,7 +154,15 @@ def _set_rewards(
                     active=True,
                 )
             )
-            _audit(session, actor, row.id, "reward.created", reward.code, data, now)
+            audit(
+                session,
+                actor=actor,
+                programme_id=row.id,
+                action="reward.created",
+                subject=reward.code,
+                details=data,
+                now=now,
+            )
             changes.append(f"reward {reward.code} added")
             continue
         diff = {
@@ -161,12 +179,28 @@ def _set_rewards(
                 reward.cost,
                 True,
             )
-            _audit(session, actor, row.id, "reward.changed", reward.code, diff, now)
+            audit(
+                session,
+                actor=actor,
+                programme_id=row.id,
+                action="reward.changed",
+                subject=reward.code,
+                details=diff,
+                now=now,
+            )
             changes.append(f"reward {reward.code} changed")
     for code, gone in existing.items():
         if gone.active:
             gone.active = False
-            _audit(session, actor, row.id, "reward.withdrawn", code, {}, now)
+            audit(
+                session,
+                actor=actor,
+                programme_id=row.id,
+                action="reward.withdrawn",
+                subject=code,
+                details={},
+                now=now,
+            )
             changes.append(f"reward {code} withdrawn")
     return changes
 
@@ -181,18 +215,7 @@ def audit(
     details: dict[str, Any],
     now: datetime,
 ) -> None:
-    _audit(session, actor, programme_id, action, subject, details, now)
-
-
-def _audit(
-    session: Session,
-    actor: str,
-    programme_id: int | None,
-    action: str,
-    subject: str | None,
-    details: dict[str, Any],
-    now: datetime,
-) -> None:
+    """Record a change in the audit log (in the caller's transaction)."""
     session.add(
         AuditRecord(
             at=now,
@@ -226,14 +249,6 @@ def changed_fields(record: AuditRecord) -> list[str]:
         before, after = settings.get("before") or {}, settings.get("after") or {}
         fields += sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     return fields
-
-
-def withdraw(session: Session, *, code: str, actor: str, now: datetime) -> None:
-    """Switch a programme off (its members and ledger stay)."""
-    row, _ = programme(session, code)
-    session.execute(update(Programme).where(Programme.id == row.id).values(active=False))
-    _audit(session, actor, row.id, "programme.withdrawn", code, {}, now)
-    session.commit()
 
 
 def _plain(value: Any) -> Any:

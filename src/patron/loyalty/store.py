@@ -78,11 +78,6 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> list[Account]
     return list(session.scalars(query))
 
 
-def lock_account(session: Session, account_id: int) -> Account:
-    (account,) = lock_accounts(session, [account_id])
-    return account
-
-
 def ensure_account(session: Session, *, programme_id: int, customer_id: int, at: datetime) -> int:
     """The member's account id, enrolling the customer if needed (safe when two enrol at once)."""
     found = _account_id(session, programme_id, customer_id)

@@ -18,7 +18,15 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from patron.loyalty import reading, store, tiers
-from patron.loyalty.models import Account, Allocation, Entry, Lot, Voucher, VoucherUse
+from patron.loyalty.models import (
+    Account,
+    Allocation,
+    Entry,
+    Lot,
+    Programme,
+    Voucher,
+    VoucherUse,
+)
 from patron.loyalty.programme import ProgrammeSpec
 from patron.loyalty.setup import programmes
 from patron.outbox import service as outbox
@@ -47,6 +55,7 @@ def expire_due(session: Session, *, as_of: datetime) -> dict[str, int]:
 
 def _expire_batch(session: Session, account_ids: Sequence[int], as_of: datetime) -> tuple[int, int]:
     members = points = 0
+    codes = _programme_codes(session)
     for account in store.lock_accounts(session, account_ids):
         loaded = store.load(session, account)
         at = store.booking_time(loaded.ledger, as_of)
@@ -57,12 +66,11 @@ def _expire_batch(session: Session, account_ids: Sequence[int], as_of: datetime)
         store.save(session, loaded, after, sources=[], actor="expiry")
         members += 1
         points += gone
-        code = _programme_code(session, account.programme_id)
         outbox.enqueue(
             session,
             topic="points.expired",
             payload={
-                "programme": code,
+                "programme": codes[account.programme_id],
                 "customer_id": account.customer_id,
                 "points": gone,
                 "balance": account.balance,
@@ -80,13 +88,14 @@ def vest_due(session: Session, *, as_of: datetime) -> dict[str, int]:
     vested = 0
     while True:
         with store.writing(session):
-            done = _vest_batch(session, as_of)["lots_vested"]
+            done = _vest_batch(session, as_of)
         vested += done
         if done < VEST_BATCH:
             return {"lots_vested": vested}
 
 
-def _vest_batch(session: Session, as_of: datetime) -> dict[str, int]:
+def _vest_batch(session: Session, as_of: datetime) -> int:
+    """Mark one batch of lots vested; how many the batch held."""
     rows = session.execute(
         select(Lot.id, Lot.account_id, Lot.remaining, Lot.available_from, Lot.reference)
         .where(Lot.vested_at.is_(None), Lot.available_from <= as_of)
@@ -94,7 +103,8 @@ def _vest_batch(session: Session, as_of: datetime) -> dict[str, int]:
         .limit(VEST_BATCH)
     ).all()
     if not rows:
-        return {"lots_vested": 0}
+        return 0
+    codes = _programme_codes(session)
     accounts = {
         a.id: a
         for a in session.scalars(
@@ -112,7 +122,7 @@ def _vest_batch(session: Session, as_of: datetime) -> dict[str, int]:
             session,
             topic="points.vested",
             payload={
-                "programme": _programme_code(session, account.programme_id),
+                "programme": codes[account.programme_id],
                 "customer_id": account.customer_id,
                 "points": row.remaining,
                 "reference": row.reference,
@@ -122,7 +132,7 @@ def _vest_batch(session: Session, as_of: datetime) -> dict[str, int]:
             now=as_of,
         )
     session.commit()
-    return {"lots_vested": len(rows)}
+    return len(rows)
 
 
 def review_tiers(session: Session, *, as_of: datetime) -> dict[str, int]:
@@ -274,8 +284,6 @@ def verify(session: Session) -> list[Problem]:
     return problems
 
 
-def _programme_code(session: Session, programme_id: int) -> str:
-    from patron.loyalty.models import Programme
-
-    code = session.scalar(select(Programme.code).where(Programme.id == programme_id))
-    return code or ""
+def _programme_codes(session: Session) -> dict[int, str]:
+    """Every programme's code by id, read once per batch for the webhooks' payloads."""
+    return dict(session.execute(select(Programme.id, Programme.code)).all())
