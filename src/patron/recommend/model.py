@@ -1,0 +1,121 @@
+"""The recommender: fitted on the shop's baskets, it ranks products for any customer.
+
+``Recommender().fit(baskets, catalogue)`` learns, from the shop's own history, what predicts a
+customer's next basket: it holds out every customer's last basket, builds the candidates and
+features from what came before, and fits the weights of ``ranking.FEATURES`` to what was then
+bought. ``recommend`` ranks candidates with those weights, keeps what the business rules allow
+(``rules``) and says why (``reasons``). Follows scikit-learn's estimator contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from patron.recommend import reasons as why
+from patron.recommend.associations import TrendWindow, neighbours, product_stats
+from patron.recommend.baskets import Baskets, split_last
+from patron.recommend.catalogue import Catalogue
+from patron.recommend.learn import NotLearnt, Weights, logistic
+from patron.recommend.ranking import FEATURES, POPULAR, Candidates, Knowledge, candidates
+from patron.recommend.rules import Rules, pick
+
+LEARN_CUSTOMERS = 3_000  # customers whose last basket teaches the weights (a fixed sample)
+SEED = 7
+NEGATIVE_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    product: int  # code
+    probability: float
+    reason: why.Reason
+
+
+class Recommender:
+    def __init__(self, *, learn_customers: int = LEARN_CUSTOMERS) -> None:
+        self.learn_customers = learn_customers
+
+    def fit(
+        self, baskets: Baskets, catalogue: Catalogue, *, as_of: float | None = None
+    ) -> Recommender:
+        if len(catalogue) != baskets.n_products:
+            raise ValueError("catalogue and baskets must share the product codes")
+        self.knowledge_ = know(baskets, catalogue, as_of=as_of)
+        self.weights_ = learn_weights(baskets, catalogue, self.learn_customers)
+        return self
+
+    def recommend(
+        self,
+        history: Baskets,
+        customers: np.ndarray,
+        now: np.ndarray,
+        *,
+        k: int = 10,
+        rules: Rules | None = None,
+        explain: bool = True,
+        trend_window: TrendWindow | None = None,
+    ) -> dict[int, list[Recommendation]]:
+        """Top ``k`` per customer code, at moments ``now`` (days since the epoch)."""
+        rules = rules or Rules()
+        extra = rules.extra_candidates(self.knowledge_.catalogue)
+        found = candidates(history, self.knowledge_, customers, now, extra=extra)
+        if trend_window is not None:
+            moments = dict(zip(customers.tolist(), now.tolist(), strict=True))
+            at = np.array([moments[c] for c in found.customer.tolist()])
+            found = found.with_trend(trend_window.counts(found.product, at))
+        probability = self.weights_.probability(found.features)
+        chosen = pick(found, probability, self.knowledge_, rules, k)
+        texts = (
+            why.explain(found, chosen, history, self.knowledge_, now_of(customers, now))
+            if explain
+            else {}
+        )
+        result: dict[int, list[Recommendation]] = {int(c): [] for c in customers.tolist()}
+        for row in chosen.tolist():
+            customer = int(found.customer[row])
+            result[customer].append(
+                Recommendation(
+                    int(found.product[row]),
+                    float(probability[row]),
+                    texts.get(row, why.NONE),
+                )
+            )
+        return result
+
+
+def now_of(customers: np.ndarray, now: np.ndarray) -> dict[int, float]:
+    return dict(zip(customers.tolist(), now.tolist(), strict=True))
+
+
+def know(baskets: Baskets, catalogue: Catalogue, *, as_of: float | None = None) -> Knowledge:
+    stats = product_stats(baskets, as_of=as_of)
+    order = np.lexsort((-stats.buyers, -stats.trend))
+    popular = order[catalogue.active[order]][:POPULAR]
+    return Knowledge(stats, neighbours(baskets), catalogue, popular.astype(np.int64))
+
+
+def learn_weights(baskets: Baskets, catalogue: Catalogue, sample: int) -> Weights:
+    """Weights fitted on each (sampled) customer's last basket, predicted from the rest."""
+    history, target = split_last(baskets)
+    learners = np.unique(target.customer)
+    if len(learners) == 0:
+        raise NotLearnt("Too little history to learn from: no customer has two or more orders yet.")
+    if len(learners) > sample:
+        learners = np.sort(np.random.default_rng(SEED).choice(learners, sample, replace=False))
+    knowledge = know(history, catalogue)
+    moment = np.zeros(baskets.n_customers)
+    moment[target.customer] = target.time
+    now = moment[learners]
+    found: Candidates = candidates(history, knowledge, learners, now)
+    found = found.with_trend(TrendWindow(history).counts(found.product, moment[found.customer]))
+    n = baskets.n_products
+    bought = np.unique(target.customer * n + target.product)
+    labels = np.isin(found.customer * n + found.product, bought)
+    # Every positive and a fixed share of the negatives: the same weights for a third of the
+    # work; the intercept is then corrected by the log of that share.
+    rng = np.random.default_rng(SEED)
+    rows = labels | (rng.random(len(labels)) < NEGATIVE_SHARE)
+    weights = logistic(found.features[rows], labels[rows], FEATURES)
+    return replace(weights, intercept=weights.intercept + float(np.log(NEGATIVE_SHARE)))

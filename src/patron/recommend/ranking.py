@@ -1,0 +1,279 @@
+"""Candidates for each customer and the features that rank them.
+
+Candidates are the customer's own products, the neighbours of what they bought (weighted by
+how recently) and of their last basket, products by the same author or artist, and what sells
+now. Each (customer, product) candidate gets the features below; ``weights`` (a logistic
+regression, see ``learn``) turns them into the probability that the product is in the
+customer's next basket. The features are few and named so that the weights can be read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from patron.recommend.associations import (
+    Neighbours,
+    ProductStats,
+    customer_products,
+    top_per_row,
+)
+from patron.recommend.baskets import Baskets, baskets_per_customer
+from patron.recommend.catalogue import Catalogue
+
+HALF_LIFE_DAYS = 90.0  # how fast a purchase stops counting for "what they like"
+FROM_NEIGHBOURS = 50  # candidates per customer from their products' neighbours
+FROM_LAST_BASKET = 20
+POPULAR = 50  # candidates that sell now, for every customer
+DUE_CAP = 10.0
+
+FEATURES = (
+    "bought",  # bought before
+    "share",  # share of the customer's baskets with it
+    "log_count",
+    "log_days_since",  # since the customer last bought it
+    "due",  # days since / the product's repurchase interval
+    "in_last_basket",
+    "repurchase_rate",
+    "bought_x_repurchase_rate",
+    "log_buyers",
+    "log_trend",  # baskets with it in the last 30 days
+    "association",  # similarity to what the customer bought, recency-weighted
+    "after_last_basket",  # similarity to the customer's last basket
+    "same_creator",  # the customer bought other works of its author or artist
+    "same_brand",
+    "same_category",
+    "bought_x_log_gap",  # days since the customer's last basket, for their own products
+    "bought_x_log_baskets",
+    "bought_x_log_trend",
+    "due_closeness",  # 1 when exactly due, falling off on either side
+    "share_x_log_gap",
+)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    customer: np.ndarray  # customer code per row
+    product: np.ndarray  # product code per row
+    features: np.ndarray  # rows × FEATURES
+
+    def column(self, name: str) -> np.ndarray:
+        return self.features[:, FEATURES.index(name)]
+
+    def with_trend(self, counts: np.ndarray) -> Candidates:
+        """The same rows with the trend as of each row's own moment (time-true evaluation)."""
+        features = self.features.copy()
+        features[:, FEATURES.index("log_trend")] = np.log1p(counts)
+        return Candidates(self.customer, self.product, features)
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What the ranking reads about the shop: fitted once, used for every customer."""
+
+    stats: ProductStats
+    neighbours: Neighbours
+    catalogue: Catalogue
+    popular: np.ndarray  # product codes that sell most now (candidates for everyone)
+
+
+def candidates(
+    history: Baskets,
+    knowledge: Knowledge,
+    customers: np.ndarray,
+    now: np.ndarray,
+    *,
+    extra: np.ndarray | None = None,
+) -> Candidates:
+    """Candidate rows and features for ``customers`` (codes) at moments ``now`` (days, per
+    customer in the same order); ``extra`` products are candidates for everyone.
+    """
+    n_products = len(knowledge.catalogue)
+    moment = np.full(history.n_customers, np.nan)
+    moment[customers] = now
+    mine = np.isin(history.customer, customers) & (history.time < moment[history.customer])
+    own = history.take(mine)
+    counts = customer_products(own)
+    recency = _weighted(own, 0.5 ** ((moment[own.customer] - own.time) / HALF_LIFE_DAYS))
+    last = _last_basket_pairs(own)
+    sim = knowledge.neighbours.similarity
+    association = (recency @ sim).tocsr()
+    after_last = (last @ sim).tocsr()
+    keys = _union(
+        np.concatenate(
+            [
+                _keys(counts, n_products),
+                _keys(_top(association, FROM_NEIGHBOURS), n_products),
+                _keys(_top(after_last, FROM_LAST_BASKET), n_products),
+                _creator_keys(counts, knowledge.catalogue, n_products),
+                (customers[:, None] * n_products + knowledge.popular[None, :]).ravel(),
+                (customers[:, None] * n_products + _or_none(extra)[None, :]).ravel(),
+            ]
+        ),
+        n_products,
+    )
+    customer, product = keys // n_products, keys % n_products
+    return Candidates(
+        customer,
+        product,
+        _features(own, knowledge, customer, product, moment, counts, association, after_last),
+    )
+
+
+def _union(keys: np.ndarray, width: int) -> np.ndarray:
+    """Sorted distinct keys (row * width + col), through a sparse matrix: faster than unique."""
+    rows = keys // width
+    matrix = sp.csr_matrix(
+        (np.ones(len(keys), dtype=np.float32), (rows, keys % width)),
+        shape=(int(rows.max(initial=0)) + 1, width),
+    )
+    matrix.sum_duplicates()
+    coo = matrix.tocoo()
+    return coo.row.astype(np.int64) * width + coo.col
+
+
+def _or_none(products: np.ndarray | None) -> np.ndarray:
+    return np.zeros(0, dtype=np.int64) if products is None else products.astype(np.int64)
+
+
+def _features(
+    own: Baskets,
+    knowledge: Knowledge,
+    customer: np.ndarray,
+    product: np.ndarray,
+    moment: np.ndarray,
+    counts: sp.csr_matrix,
+    association: sp.csr_matrix,
+    after_last: sp.csr_matrix,
+) -> np.ndarray:
+    stats, catalogue = knowledge.stats, knowledge.catalogue
+    count = _lookup(counts, customer, product)
+    bought = (count > 0).astype(np.float64)
+    n_baskets = baskets_per_customer(own).astype(np.float64)
+    last_time = _lookup(_weighted(own, own.time, reduce="max"), customer, product)
+    now = moment[customer]
+    since = np.where(bought > 0, now - last_time, 0.0)
+    customer_last = np.full(own.n_customers, np.nan)
+    np.fmax.at(customer_last, own.customer, own.time)
+    gap = np.nan_to_num(now - customer_last[customer], nan=0.0)
+    rate = stats.repurchase_rate[product]
+    recent = stats.trend[product]
+    in_last = _lookup(_last_basket_pairs(own), customer, product)
+    same = [
+        _attribute_overlap(counts, attribute, customer, product)
+        for attribute in (catalogue.creator, catalogue.brand, catalogue.category)
+    ]
+    columns = [
+        bought,
+        count / np.maximum(n_baskets[customer], 1.0),
+        np.log1p(count),
+        np.log1p(np.maximum(since, 0.0)) * bought,
+        np.minimum(since / stats.interval[product], DUE_CAP) * bought,
+        (in_last > 0).astype(np.float64),
+        rate,
+        rate * bought,
+        np.log1p(stats.buyers[product]),
+        np.log1p(recent),
+        _lookup(association, customer, product),
+        _lookup(after_last, customer, product),
+        *(np.log1p(value) for value in same),
+        bought * np.log1p(np.maximum(gap, 0.0)),
+        bought * np.log1p(n_baskets[customer]),
+        bought * np.log1p(recent),
+        bought * np.exp(-np.abs(np.log(np.maximum(since, 0.5) / stats.interval[product]))),
+        count / np.maximum(n_baskets[customer], 1.0) * np.log1p(np.maximum(gap, 0.0)),
+    ]
+    return np.column_stack(columns)
+
+
+def _weighted(baskets: Baskets, values: np.ndarray, reduce: str = "sum") -> sp.csr_matrix:
+    shape = (baskets.n_customers, baskets.n_products)
+    if reduce == "sum":
+        matrix = sp.csr_matrix((values, (baskets.customer, baskets.product)), shape=shape)
+        matrix.sum_duplicates()
+        return matrix
+    key = baskets.customer * baskets.n_products + baskets.product
+    order = np.lexsort((values, key))
+    ends = np.flatnonzero(np.r_[key[order][1:] != key[order][:-1], True])
+    picked = order[ends]
+    return sp.csr_matrix(
+        (values[picked], (baskets.customer[picked], baskets.product[picked])), shape=shape
+    )
+
+
+def _last_basket_pairs(baskets: Baskets) -> sp.csr_matrix:
+    if len(baskets) == 0:
+        return sp.csr_matrix((baskets.n_customers, baskets.n_products))
+    order = np.lexsort((baskets.basket, baskets.time, baskets.customer))
+    last = np.full(baskets.n_customers, -1, dtype=np.int64)
+    last[baskets.customer[order]] = baskets.basket[order]
+    mask = baskets.basket == last[baskets.customer]
+    return _weighted(baskets.take(mask), np.ones(int(mask.sum())))
+
+
+def _keys(matrix: sp.csr_matrix, n_products: int) -> np.ndarray:
+    coo = matrix.tocoo()
+    return coo.row.astype(np.int64) * n_products + coo.col
+
+
+def _top(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    matrix = matrix.tocsr()
+    kept = top_per_row(matrix, keep)
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    return sp.csr_matrix(
+        (matrix.data[kept], (rows[kept], matrix.indices[kept])), shape=matrix.shape
+    )
+
+
+def _lookup(matrix: sp.csr_matrix, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """matrix[row[k], col[k]] for every k, zero where absent (vectorised)."""
+    coo = matrix.tocoo()
+    width = matrix.shape[1]
+    keys = coo.row.astype(np.int64) * width + coo.col
+    order = np.argsort(keys)
+    keys, data = keys[order], coo.data[order]
+    wanted = row.astype(np.int64) * width + col
+    if len(keys) == 0:
+        return np.zeros(len(wanted))
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, data[at], 0.0)
+
+
+def _attribute_overlap(
+    counts: sp.csr_matrix, attribute: np.ndarray, customer: np.ndarray, product: np.ndarray
+) -> np.ndarray:
+    """How many of the customer's products share ``product``'s attribute (0 when unknown)."""
+    known = attribute >= 0
+    if not known.any():
+        return np.zeros(len(customer))
+    width = int(attribute.max()) + 1
+    onehot = sp.csr_matrix(
+        (np.ones(int(known.sum())), (np.flatnonzero(known), attribute[known])),
+        shape=(len(attribute), width),
+    )
+    bought = counts.copy()
+    bought.data[:] = 1.0
+    per_value = (bought @ onehot).tocsr()
+    value = attribute[product]
+    overlap = _lookup(per_value, customer, np.maximum(value, 0))
+    own = _lookup(bought, customer, product)  # the product itself does not count
+    return np.where(value >= 0, np.maximum(overlap - own, 0.0), 0.0)
+
+
+def _creator_keys(counts: sp.csr_matrix, catalogue: Catalogue, n_products: int) -> np.ndarray:
+    """Every work of an author or artist the customer bought before."""
+    creator = catalogue.creator
+    known = creator >= 0
+    if not known.any():
+        return np.zeros(0, dtype=np.int64)
+    width = int(creator.max()) + 1
+    onehot = sp.csr_matrix(
+        (np.ones(int(known.sum())), (np.flatnonzero(known), creator[known])),
+        shape=(len(creator), width),
+    )
+    bought = counts.copy()
+    bought.data[:] = 1.0
+    works = ((bought @ onehot) @ onehot.T).tocsr()
+    return _keys(works, n_products)

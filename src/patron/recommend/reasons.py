@@ -1,0 +1,138 @@
+"""Why a product is recommended, in words a customer or a sales person understands.
+
+A reason is a code with its figures (so pages can translate it) and an English sentence:
+
+- ``bought_together``: "Bought together with X by 38 % of its buyers" (the customer's product
+  whose association with the offer is strongest);
+- ``same_creator``: "By the same author or artist as X";
+- ``reorder_due``: "Bought again about every 30 days; last bought 41 days ago";
+- ``premium_alternative``: "A premium alternative to X (€49.00 instead of €29.00)";
+- ``popular_now``: "Selling well now: 120 orders in the last 30 days".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from patron.recommend.associations import TREND_DAYS, customer_products
+from patron.recommend.baskets import Baskets
+from patron.recommend.ranking import Candidates, Knowledge
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    text: str
+    figures: dict[str, object] = field(default_factory=dict)
+
+
+NONE = Reason("none", "")
+
+
+def bought_together(name: str, product: str, share: float) -> Reason:
+    percent = round(100 * share)
+    return Reason(
+        "bought_together",
+        f"Bought together with {name} by {percent} % of its buyers",
+        {"product": product, "name": name, "percent": percent},
+    )
+
+
+def same_creator(name: str, product: str, creator: str) -> Reason:
+    return Reason(
+        "same_creator",
+        f"By {creator}, like {name}",
+        {"product": product, "name": name, "creator": creator},
+    )
+
+
+def reorder_due(interval: float, since: float) -> Reason:
+    every, ago = round(interval), round(since)
+    return Reason(
+        "reorder_due",
+        f"Bought again about every {every} days; last bought {ago} days ago",
+        {"interval_days": every, "days_since": ago},
+    )
+
+
+def premium_alternative(name: str, product: str, price: float, instead: float) -> Reason:
+    return Reason(
+        "premium_alternative",
+        f"A premium alternative to {name} ({price:.2f} instead of {instead:.2f})",
+        {"product": product, "name": name, "price": price, "instead_of": instead},
+    )
+
+
+def popular_now(orders: int) -> Reason:
+    return Reason(
+        "popular_now",
+        f"Selling well now: {orders} orders in the last {round(TREND_DAYS)} days",
+        {"orders": orders, "days": round(TREND_DAYS)},
+    )
+
+
+def explain(
+    found: Candidates,
+    chosen: np.ndarray,
+    history: Baskets,
+    knowledge: Knowledge,
+    now: dict[int, float],
+) -> dict[int, Reason]:
+    """A reason for each chosen candidate row."""
+    if len(chosen) == 0:
+        return {}
+    catalogue, stats = knowledge.catalogue, knowledge.stats
+    customer = found.customer[chosen]
+    product = found.product[chosen]
+    history = history.take(np.isin(history.customer, np.unique(customer)))
+    bought = customer_products(history)
+    bought.data[:] = 1.0
+    towards = knowledge.neighbours.similarity.T.tocsr()
+    strength = sp.csr_matrix(bought[customer]).multiply(towards[product]).tocsr()
+    anchor = np.asarray(strength.argmax(axis=1)).ravel()
+    anchor_strength = np.asarray(strength.max(axis=1).todense()).ravel()
+    last_time = _last_times(history)
+    reasons: dict[int, Reason] = {}
+    for at, row in enumerate(chosen.tolist()):
+        item = int(product[at])
+        if found.column("bought")[row] > 0:
+            since = now[int(customer[at])] - last_time.get((int(customer[at]), item), np.nan)
+            reasons[row] = reorder_due(float(stats.interval[item]), float(since))
+        elif anchor_strength[at] > 0:
+            other = int(anchor[at])
+            share = knowledge.neighbours.co_buyers[other, item] / max(stats.buyers[other], 1.0)
+            reasons[row] = bought_together(
+                str(catalogue.names[other]), str(catalogue.products[other]), float(share)
+            )
+        elif found.column("same_creator")[row] > 0:
+            reasons[row] = _creator_reason(history, knowledge, int(customer[at]), item)
+        else:
+            reasons[row] = popular_now(int(stats.trend[item]))
+    return reasons
+
+
+def _creator_reason(history: Baskets, knowledge: Knowledge, customer: int, item: int) -> Reason:
+    catalogue = knowledge.catalogue
+    creator = catalogue.creator[item]
+    own = history.product[(history.customer == customer)]
+    same = own[catalogue.creator[own] == creator]
+    other = int(same[0]) if len(same) else item
+    return same_creator(
+        str(catalogue.names[other]),
+        str(catalogue.products[other]),
+        catalogue.creator_names[creator] if creator >= 0 else "",
+    )
+
+
+def _last_times(history: Baskets) -> dict[tuple[int, int], float]:
+    last: dict[tuple[int, int], float] = {}
+    for customer, product, time in zip(
+        history.customer.tolist(), history.product.tolist(), history.time.tolist(), strict=True
+    ):
+        key = (customer, product)
+        if time > last.get(key, -np.inf):
+            last[key] = time
+    return last
