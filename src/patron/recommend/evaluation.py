@@ -88,7 +88,7 @@ def evaluate(
     scores = {}
     for method, lists in tops.items():
         for part in PARTS:
-            scores[(method, part)] = _score(lists[part], customers, truth, owned, part, n, k)
+            scores[(method, part)] = score(lists[part], customers, truth, owned, part, n, k)
     baskets_in_training = len(np.unique(train.basket))
     return Evaluation(k, len(customers), n, baskets_in_training, scores)
 
@@ -175,7 +175,7 @@ def _as_matrix(
     return out
 
 
-def _score(
+def score(
     top: np.ndarray,
     customers: np.ndarray,
     truth: np.ndarray,
@@ -184,6 +184,9 @@ def _score(
     n: int,
     k: int,
 ) -> Scores:
+    """Scores of the lists ``top`` (customers × k product codes, -1 padded; ``customers``
+    sorted) against the held-out ``truth`` keys (customer * n + product) in one ``part``;
+    ``owned`` are the keys of what each customer bought before."""
     keys = customers[:, None] * n + np.maximum(top, 0)
     relevant_truth = truth
     if part == "bought before":
