@@ -9,7 +9,8 @@ import patron.analytics.snapshots
 import patron.customers.models
 import patron.demo.models
 import patron.loyalty.models
-import patron.outbox.models  # noqa: F401 - registers the tables on Base.metadata
+import patron.outbox.models
+import patron.recommend.models  # noqa: F401 - registers the tables on Base.metadata
 from patron.db import Base
 
 config = context.config

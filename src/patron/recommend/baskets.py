@@ -89,6 +89,27 @@ def from_arrays(
     )
 
 
+def with_products(baskets: Baskets, products: np.ndarray) -> Baskets:
+    """The same baskets coded over ``products`` (sorted ids; e.g. the whole catalogue, so
+    that products nobody bought yet have codes too). Ids missing there are appended."""
+    universe = np.asarray(products, dtype=object)
+    missing = np.setdiff1d(baskets.products.astype(str), universe.astype(str))
+    if len(missing):
+        known = set(missing.tolist())
+        extra = [p for p in baskets.products.tolist() if str(p) in known]
+        universe = np.concatenate([universe, np.asarray(extra, dtype=object)])
+    position = {str(product): code for code, product in enumerate(universe.tolist())}
+    mapping = np.array([position[str(p)] for p in baskets.products.tolist()], dtype=np.int64)
+    return Baskets(
+        baskets.customer,
+        mapping[baskets.product] if len(mapping) else baskets.product,
+        baskets.basket,
+        baskets.time,
+        baskets.customers,
+        universe,
+    )
+
+
 def split_last(baskets: Baskets) -> tuple[Baskets, Baskets]:
     """(history, last basket) of every customer with at least two baskets.
 

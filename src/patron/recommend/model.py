@@ -29,7 +29,7 @@ NEGATIVE_SHARE = 0.3
 @dataclass(frozen=True)
 class Recommendation:
     product: int  # code
-    probability: float
+    score: float  # cross and partner: the probability that it is in the next basket
     reason: why.Reason
 
 
@@ -45,6 +45,15 @@ class Recommender:
         self.knowledge_ = know(baskets, catalogue, as_of=as_of)
         self.weights_ = learn_weights(baskets, catalogue, self.learn_customers)
         return self
+
+    @classmethod
+    def from_parts(cls, knowledge: Knowledge, weights: Weights) -> Recommender:
+        """A fitted recommender from stored parts (the service loads only what a customer
+        needs: their products' neighbours and the candidates' profiles)."""
+        model = cls()
+        model.knowledge_ = knowledge
+        model.weights_ = weights
+        return model
 
     def recommend(
         self,

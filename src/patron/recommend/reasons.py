@@ -21,6 +21,8 @@ from patron.recommend.associations import TREND_DAYS, customer_products
 from patron.recommend.baskets import Baskets
 from patron.recommend.ranking import Candidates, Knowledge
 
+MIN_LIFT = 1.5  # "bought together" only when it is well above what chance would give
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -101,7 +103,7 @@ def explain(
         if found.column("bought")[row] > 0:
             since = now[int(customer[at])] - last_time.get((int(customer[at]), item), np.nan)
             reasons[row] = reorder_due(float(stats.interval[item]), float(since))
-        elif anchor_strength[at] > 0:
+        elif anchor_strength[at] > 0 and _lift(knowledge, int(anchor[at]), item) >= MIN_LIFT:
             other = int(anchor[at])
             share = knowledge.neighbours.co_buyers[other, item] / max(stats.buyers[other], 1.0)
             reasons[row] = bought_together(
@@ -112,6 +114,14 @@ def explain(
         else:
             reasons[row] = popular_now(int(stats.trend[item]))
     return reasons
+
+
+def _lift(knowledge: Knowledge, anchor: int, item: int) -> float:
+    """How much likelier buyers of ``anchor`` are to buy ``item`` than customers at large."""
+    stats = knowledge.stats
+    share = knowledge.neighbours.co_buyers[anchor, item] / max(stats.buyers[anchor], 1.0)
+    base = stats.buyers[item] / max(stats.customers, 1)
+    return float(share / base) if base > 0 else 0.0
 
 
 def _creator_reason(history: Baskets, knowledge: Knowledge, customer: int, item: int) -> Reason:
