@@ -20,6 +20,7 @@ from patron.recommend.baskets import Baskets
 
 NEIGHBOURS = 50  # neighbours kept per product
 TREND_DAYS = 30.0  # the window of "selling now"
+YEAR_DAYS = 365.0
 PRIOR_INTERVAL_DAYS = 30.0  # pulls a rarely repurchased product's interval towards a month
 
 
@@ -29,6 +30,7 @@ class ProductStats:
     repeat_buyers: np.ndarray  # of them, those who bought it in two or more baskets
     interval: np.ndarray  # mean days between two purchases by the same customer (smoothed)
     trend: np.ndarray  # baskets with it in the TREND_DAYS before ``as_of``
+    season: np.ndarray  # baskets with it in the TREND_DAYS after ``as_of``, a year earlier
     as_of: float  # days since the epoch
     customers: int  # customers with at least one basket
 
@@ -85,6 +87,11 @@ class TrendWindow:
         lower = np.clip(lower, base, end)
         return (upper - lower).astype(np.float64)
 
+    def season(self, product: np.ndarray, now: np.ndarray) -> np.ndarray:
+        """Baskets with ``product[k]`` in the TREND_DAYS after now[k], a year earlier: what
+        sold at this time last year (Christmas comes every year)."""
+        return self.counts(product, now - YEAR_DAYS + TREND_DAYS)
+
 
 def customer_products(baskets: Baskets) -> sp.csr_matrix:
     """Customers × products: in how many baskets each customer bought each product."""
@@ -113,12 +120,13 @@ def product_stats(baskets: Baskets, *, as_of: float | None = None) -> ProductSta
         np.bincount(pair_product, gaps, n) + 1.0
     )
     moment = float(baskets.time.max(initial=0.0)) + 1e-6 if as_of is None else as_of
-    recent = np.zeros(n)
+    recent, season = np.zeros(n), np.zeros(n)
     if len(baskets):
         window = TrendWindow(baskets)
         recent = window.counts(np.arange(n), np.full(n, moment))
+        season = window.season(np.arange(n), np.full(n, moment))
     active = int((np.bincount(baskets.customer, minlength=baskets.n_customers) > 0).sum())
-    return ProductStats(buyers, repeat, interval, recent, moment, active)
+    return ProductStats(buyers, repeat, interval, recent, season, moment, active)
 
 
 def neighbours(baskets: Baskets, *, keep: int = NEIGHBOURS) -> Neighbours:

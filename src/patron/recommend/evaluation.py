@@ -104,7 +104,7 @@ def _patron(
 ) -> dict[str, np.ndarray]:
     model.fit(train, catalogue)
     found = candidates(train, model.knowledge_, customers, moment[customers])
-    found = found.with_trend(TrendWindow(train).counts(found.product, moment[found.customer]))
+    found = found.at_moments(TrendWindow(train), moment[found.customer])
     probability = model.weights_.probability(found.features)
     bought = found.column("bought") > 0
     lists = {"overall": pick(found, probability, model.knowledge_, rules, k)}

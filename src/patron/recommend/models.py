@@ -43,6 +43,7 @@ class ProductProfile(Base):
     repeat_buyers: Mapped[int] = mapped_column(Integer)
     interval_days: Mapped[float] = mapped_column(Float)
     trend: Mapped[int] = mapped_column(Integer)  # baskets in the 30 days before as_of
+    season: Mapped[int] = mapped_column(Integer)  # baskets in the 30 days after as_of, a year ago
 
     __table_args__ = (Index("ix_product_profiles_fit_trend", "fit_id", "trend"),)
 

@@ -15,8 +15,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from patron.recommend.associations import (
+    TREND_DAYS,
+    YEAR_DAYS,
     Neighbours,
     ProductStats,
+    TrendWindow,
     customer_products,
     top_per_row,
 )
@@ -50,6 +53,10 @@ FEATURES = (
     "bought_x_log_trend",
     "due_closeness",  # 1 when exactly due, falling off on either side
     "share_x_log_gap",
+    "log_season",  # baskets with it in the coming 30 days, a year ago
+    "bought_last_season",  # the customer bought it around this time last year
+    "own_due",  # days since / the customer's own interval for it (bought twice or more)
+    "last_baskets_share",  # share of the customer's last three baskets with it
 )
 
 
@@ -62,10 +69,14 @@ class Candidates:
     def column(self, name: str) -> np.ndarray:
         return self.features[:, FEATURES.index(name)]
 
-    def with_trend(self, counts: np.ndarray) -> Candidates:
-        """The same rows with the trend as of each row's own moment (time-true evaluation)."""
+    def at_moments(self, window: TrendWindow, moments: np.ndarray) -> Candidates:
+        """The same rows with trend and season counted as of each row's own moment (when
+        customers are ranked at different moments: learning and evaluation)."""
         features = self.features.copy()
-        features[:, FEATURES.index("log_trend")] = np.log1p(counts)
+        trend = np.log1p(window.counts(self.product, moments))
+        features[:, FEATURES.index("log_trend")] = trend
+        features[:, FEATURES.index("bought_x_log_trend")] = trend * self.column("bought")
+        features[:, FEATURES.index("log_season")] = np.log1p(window.season(self.product, moments))
         return Candidates(self.customer, self.product, features)
 
 
@@ -149,10 +160,10 @@ def _features(
     after_last: sp.csr_matrix,
 ) -> np.ndarray:
     stats, catalogue = knowledge.stats, knowledge.catalogue
-    count = _lookup(counts, customer, product)
+    count = lookup(counts, customer, product)
     bought = (count > 0).astype(np.float64)
     n_baskets = baskets_per_customer(own).astype(np.float64)
-    last_time = _lookup(_weighted(own, own.time, reduce="max"), customer, product)
+    last_time = lookup(_weighted(own, own.time, reduce="max"), customer, product)
     now = moment[customer]
     since = np.where(bought > 0, now - last_time, 0.0)
     customer_last = np.full(own.n_customers, np.nan)
@@ -160,7 +171,7 @@ def _features(
     gap = np.nan_to_num(now - customer_last[customer], nan=0.0)
     rate = stats.repurchase_rate[product]
     recent = stats.trend[product]
-    in_last = _lookup(_last_basket_pairs(own), customer, product)
+    in_last = lookup(_last_basket_pairs(own), customer, product)
     same = [
         _attribute_overlap(counts, attribute, customer, product)
         for attribute in (catalogue.creator, catalogue.brand, catalogue.category)
@@ -176,16 +187,57 @@ def _features(
         rate * bought,
         np.log1p(stats.buyers[product]),
         np.log1p(recent),
-        _lookup(association, customer, product),
-        _lookup(after_last, customer, product),
+        lookup(association, customer, product),
+        lookup(after_last, customer, product),
         *(np.log1p(value) for value in same),
         bought * np.log1p(np.maximum(gap, 0.0)),
         bought * np.log1p(n_baskets[customer]),
         bought * np.log1p(recent),
         bought * np.exp(-np.abs(np.log(np.maximum(since, 0.5) / stats.interval[product]))),
         count / np.maximum(n_baskets[customer], 1.0) * np.log1p(np.maximum(gap, 0.0)),
+        np.log1p(stats.season[product]),
+        lookup(_last_season(own, moment), customer, product),
+        _own_due(own, customer, product, count, since),
+        lookup(_last_baskets(own, 3), customer, product)
+        / np.minimum(n_baskets[customer], 3.0).clip(1),
     ]
     return np.column_stack(columns)
+
+
+def _own_due(
+    own: Baskets, customer: np.ndarray, product: np.ndarray, count: np.ndarray, since: np.ndarray
+) -> np.ndarray:
+    first = lookup(_weighted(own, -own.time, reduce="max"), customer, product)  # -first time
+    last = lookup(_weighted(own, own.time, reduce="max"), customer, product)
+    interval = (last + first) / np.maximum(count - 1, 1)  # (last - first) / (count - 1)
+    due = np.where(count >= 2, since / np.maximum(interval, 1.0), 0.0)
+    return np.minimum(due, DUE_CAP)
+
+
+def _last_baskets(own: Baskets, keep: int) -> sp.csr_matrix:
+    """How many of each customer's ``keep`` latest baskets hold each product."""
+    if len(own) == 0:
+        return sp.csr_matrix((own.n_customers, own.n_products))
+    order = np.lexsort((own.basket, own.time, own.customer))
+    owner, basket = own.customer[order], own.basket[order]
+    fresh = np.r_[True, (owner[1:] != owner[:-1]) | (basket[1:] != basket[:-1])]
+    basket_rank = np.cumsum(fresh) - 1  # running basket number over all customers
+    first_of_owner = np.r_[True, owner[1:] != owner[:-1]]
+    start = np.maximum.accumulate(np.where(first_of_owner, basket_rank, 0))
+    n_of_owner = np.bincount(owner, weights=fresh, minlength=own.n_customers)
+    position = basket_rank - start  # 0 = the customer's first basket
+    recent = position >= n_of_owner[owner] - keep
+    chosen = order[recent]
+    return _weighted(own.take(np.isin(np.arange(len(own)), chosen)), np.ones(len(chosen)))
+
+
+def _last_season(own: Baskets, moment: np.ndarray) -> sp.csr_matrix:
+    """1 where the customer bought the product within TREND_DAYS of this moment last year."""
+    offset = moment[own.customer] - YEAR_DAYS - own.time
+    near = np.abs(offset) <= TREND_DAYS
+    matrix = _weighted(own.take(near), np.ones(int(near.sum())))
+    matrix.data[:] = 1.0
+    return matrix
 
 
 def _weighted(baskets: Baskets, values: np.ndarray, reduce: str = "sum") -> sp.csr_matrix:
@@ -227,7 +279,7 @@ def _top(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     )
 
 
-def _lookup(matrix: sp.csr_matrix, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+def lookup(matrix: sp.csr_matrix, row: np.ndarray, col: np.ndarray) -> np.ndarray:
     """matrix[row[k], col[k]] for every k, zero where absent (vectorised)."""
     coo = matrix.tocoo()
     width = matrix.shape[1]
@@ -257,8 +309,8 @@ def _attribute_overlap(
     bought.data[:] = 1.0
     per_value = (bought @ onehot).tocsr()
     value = attribute[product]
-    overlap = _lookup(per_value, customer, np.maximum(value, 0))
-    own = _lookup(bought, customer, product)  # the product itself does not count
+    overlap = lookup(per_value, customer, np.maximum(value, 0))
+    own = lookup(bought, customer, product)  # the product itself does not count
     return np.where(value >= 0, np.maximum(overlap - own, 0.0), 0.0)
 
 

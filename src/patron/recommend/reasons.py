@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from patron.recommend.associations import TREND_DAYS, customer_products
 from patron.recommend.baskets import Baskets
-from patron.recommend.ranking import Candidates, Knowledge
+from patron.recommend.ranking import Candidates, Knowledge, lookup
 
 MIN_LIFT = 1.5  # "bought together" only when it is well above what chance would give
 
@@ -81,7 +81,6 @@ def explain(
     chosen: np.ndarray,
     history: Baskets,
     knowledge: Knowledge,
-    now: dict[int, float],
 ) -> dict[int, Reason]:
     """A reason for each chosen candidate row."""
     if len(chosen) == 0:
@@ -95,33 +94,30 @@ def explain(
     towards = knowledge.neighbours.similarity.T.tocsr()
     strength = sp.csr_matrix(bought[customer]).multiply(towards[product]).tocsr()
     anchor = np.asarray(strength.argmax(axis=1)).ravel()
-    anchor_strength = np.asarray(strength.max(axis=1).todense()).ravel()
-    last_time = _last_times(history)
+    anchored = np.asarray(strength.max(axis=1).todense()).ravel() > 0
+    share = lookup(knowledge.neighbours.co_buyers, anchor, product) / np.maximum(
+        stats.buyers[anchor], 1.0
+    )
+    base = stats.buyers[product] / max(stats.customers, 1)
+    together = anchored & (share >= MIN_LIFT * base)
+    repeat = found.column("bought")[chosen] > 0
+    since = np.expm1(found.column("log_days_since")[chosen])
+    creator = found.column("same_creator")[chosen] > 0
     reasons: dict[int, Reason] = {}
     for at, row in enumerate(chosen.tolist()):
         item = int(product[at])
-        if found.column("bought")[row] > 0:
-            since = now[int(customer[at])] - last_time.get((int(customer[at]), item), np.nan)
-            reasons[row] = reorder_due(float(stats.interval[item]), float(since))
-        elif anchor_strength[at] > 0 and _lift(knowledge, int(anchor[at]), item) >= MIN_LIFT:
+        if repeat[at]:
+            reasons[row] = reorder_due(float(stats.interval[item]), float(since[at]))
+        elif together[at]:
             other = int(anchor[at])
-            share = knowledge.neighbours.co_buyers[other, item] / max(stats.buyers[other], 1.0)
             reasons[row] = bought_together(
-                str(catalogue.names[other]), str(catalogue.products[other]), float(share)
+                str(catalogue.names[other]), str(catalogue.products[other]), float(share[at])
             )
-        elif found.column("same_creator")[row] > 0:
+        elif creator[at]:
             reasons[row] = _creator_reason(history, knowledge, int(customer[at]), item)
         else:
             reasons[row] = popular_now(int(stats.trend[item]))
     return reasons
-
-
-def _lift(knowledge: Knowledge, anchor: int, item: int) -> float:
-    """How much likelier buyers of ``anchor`` are to buy ``item`` than customers at large."""
-    stats = knowledge.stats
-    share = knowledge.neighbours.co_buyers[anchor, item] / max(stats.buyers[anchor], 1.0)
-    base = stats.buyers[item] / max(stats.customers, 1)
-    return float(share / base) if base > 0 else 0.0
 
 
 def _creator_reason(history: Baskets, knowledge: Knowledge, customer: int, item: int) -> Reason:
@@ -135,14 +131,3 @@ def _creator_reason(history: Baskets, knowledge: Knowledge, customer: int, item:
         str(catalogue.products[other]),
         catalogue.creator_names[creator] if creator >= 0 else "",
     )
-
-
-def _last_times(history: Baskets) -> dict[tuple[int, int], float]:
-    last: dict[tuple[int, int], float] = {}
-    for customer, product, time in zip(
-        history.customer.tolist(), history.product.tolist(), history.time.tolist(), strict=True
-    ):
-        key = (customer, product)
-        if time > last.get(key, -np.inf):
-            last[key] = time
-    return last

@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.analytics.sources import store_facts
@@ -205,12 +206,16 @@ def block(
         )
     ).first()
     if exists is not None:
-        raise Conflict(f"{sku} is already blocked for customer {customer_id}.")
+        raise _already_blocked(sku, customer_id)
     row = RecommendationBlock(
         customer_id=customer_id, product_id=product.id, reason=reason, created_by=by
     )
     session.add(row)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError as exc:  # the same block, sent twice at once
+        session.rollback()
+        raise _already_blocked(sku, customer_id) from exc
     return _block_public(row, product)
 
 
@@ -223,8 +228,16 @@ def unblock(session: Session, *, customer_id: int, sku: str) -> None:
         )
     ).rowcount  # type: ignore[attr-defined]
     if not removed:
-        raise NotFound(f"{sku} is not blocked for customer {customer_id}.")
+        raise NotFound(
+            f"{sku} is not blocked for customer {customer_id}.", code="recommend.not_blocked"
+        )
     session.commit()
+
+
+def _already_blocked(sku: str, customer_id: int) -> Conflict:
+    return Conflict(
+        f"{sku} is already blocked for customer {customer_id}.", code="recommend.already_blocked"
+    )
 
 
 def blocks(session: Session, *, customer_id: int) -> list[BlockPublic]:
@@ -318,8 +331,9 @@ def _store(
             "repeat_buyers": int(stats.repeat_buyers[code]),
             "interval_days": float(stats.interval[code]),
             "trend": int(stats.trend[code]),
+            "season": int(stats.season[code]),
         }
-        for code in np.flatnonzero(stats.buyers > 0).tolist()
+        for code in np.flatnonzero((stats.buyers > 0) | (stats.season > 0)).tolist()
     ]
     if profiles:
         session.execute(insert(ProductProfile), profiles)
@@ -476,7 +490,7 @@ def _stats(
     session: Session, fitted: RecommendationFit, universe: list[int], code_of: dict[int, int]
 ) -> ProductStats:
     n = len(universe)
-    buyers, repeat, trend = np.zeros(n), np.zeros(n), np.zeros(n)
+    buyers, repeat, trend, season = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     interval = np.full(n, PRIOR_INTERVAL_DAYS)
     for row in session.execute(
         select(ProductProfile).where(
@@ -485,9 +499,9 @@ def _stats(
     ).scalars():
         code = code_of[row.product_id]
         buyers[code], repeat[code] = row.buyers, row.repeat_buyers
-        interval[code], trend[code] = row.interval_days, row.trend
+        interval[code], trend[code], season[code] = row.interval_days, row.trend, row.season
     customers = int(fitted.summary.get("customers", 0))
-    return ProductStats(buyers, repeat, interval, trend, _days(fitted.as_of), customers)
+    return ProductStats(buyers, repeat, interval, trend, season, _days(fitted.as_of), customers)
 
 
 def _matrix(rows: Sequence[Any], code_of: dict[int, int], n: int, field: str) -> sp.csr_matrix:
@@ -564,3 +578,42 @@ def _floats(values: Sequence[Any]) -> np.ndarray:
 
 def fit_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(RecommendationFit)) or 0)
+
+
+def store_baskets(
+    engine: Engine, *, exclude: Sequence[str] = ()
+) -> tuple[basket_data.Baskets, Catalogue]:
+    """The store's completed sale lines as baskets coded over the whole catalogue, read as
+    ``fit`` reads them (for ``evaluation.evaluate``); ``exclude`` SKUs are left out."""
+    with Session(engine) as session:
+        catalogue, _ = _catalogue(session, exclude=exclude)
+    lines = store_facts(engine).lines.to_pyarrow()
+    baskets = basket_data.with_products(
+        basket_data.from_lines(lines, exclude=exclude), catalogue.products
+    )
+    baskets = baskets.take(baskets.product < len(catalogue))  # products gone from the catalogue
+    coded = basket_data.Baskets(
+        baskets.customer,
+        baskets.product,
+        baskets.basket,
+        baskets.time,
+        baskets.customers,
+        catalogue.products,
+    )
+    return coded, catalogue
+
+
+def refit_due(session: Session, *, now: datetime, age: timedelta) -> bool:
+    """Whether to fit again: the fit is older than ``age``, or there is none yet while some
+    customer has two completed orders (the least the weights are learnt from)."""
+    fitted = latest_fit(session)
+    if fitted is not None:
+        return now - fitted.as_of >= age
+    repeat = (
+        select(Order.customer_id)
+        .where(Order.status == "completed", Order.customer_id.is_not(None))
+        .group_by(Order.customer_id)
+        .having(func.count() >= 2)
+        .limit(1)
+    )
+    return session.scalar(repeat) is not None

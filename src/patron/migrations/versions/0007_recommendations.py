@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("repeat_buyers", sa.Integer(), nullable=False),
         sa.Column("interval_days", sa.Float(), nullable=False),
         sa.Column("trend", sa.Integer(), nullable=False),
+        sa.Column("season", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["fit_id"],
             ["recommendation_fits.id"],
