@@ -30,6 +30,8 @@ HALF_LIFE_DAYS = 90.0  # how fast a purchase stops counting for "what they like"
 FROM_NEIGHBOURS = 50  # candidates per customer from their products' neighbours
 FROM_LAST_BASKET = 20
 POPULAR = 50  # candidates that sell now, for every customer
+FROM_ATTRIBUTES = 20  # per attribute (author/artist, brand, category)
+THIN = 3  # fewer buyers than this: too little history for associations
 DUE_CAP = 10.0
 
 FEATURES = (
@@ -118,7 +120,7 @@ def candidates(
                 _keys(counts, n_products),
                 _keys(_top(association, FROM_NEIGHBOURS), n_products),
                 _keys(_top(after_last, FROM_LAST_BASKET), n_products),
-                _creator_keys(counts, knowledge.catalogue, n_products),
+                *_affinity_keys(counts, knowledge, n_products),
                 (customers[:, None] * n_products + knowledge.popular[None, :]).ravel(),
                 (customers[:, None] * n_products + _or_none(extra)[None, :]).ravel(),
             ]
@@ -131,6 +133,21 @@ def candidates(
         product,
         _features(own, knowledge, customer, product, moment, counts, association, after_last),
     )
+
+
+def _affinity_keys(
+    counts: sp.csr_matrix, knowledge: Knowledge, n_products: int
+) -> list[np.ndarray]:
+    """Attribute affinity: every work of the customer's authors and artists, and products
+    with little history yet (fewer than THIN buyers) of their brands and categories."""
+    catalogue = knowledge.catalogue
+    thin = knowledge.stats.buyers < THIN
+    everything = np.ones(len(catalogue), dtype=bool)
+    return [
+        _attribute_keys(counts, catalogue.creator, everything, n_products),
+        _attribute_keys(counts, catalogue.brand, thin, n_products),
+        _attribute_keys(counts, catalogue.category, thin, n_products),
+    ]
 
 
 def _union(keys: np.ndarray, width: int) -> np.ndarray:
@@ -314,18 +331,25 @@ def _attribute_overlap(
     return np.where(value >= 0, np.maximum(overlap - own, 0.0), 0.0)
 
 
-def _creator_keys(counts: sp.csr_matrix, catalogue: Catalogue, n_products: int) -> np.ndarray:
-    """Every work of an author or artist the customer bought before."""
-    creator = catalogue.creator
-    known = creator >= 0
+def _attribute_keys(
+    counts: sp.csr_matrix, attribute: np.ndarray, among: np.ndarray, n_products: int
+) -> np.ndarray:
+    """Products in ``among`` that share ``attribute`` with a product the customer bought,
+    the ``FROM_ATTRIBUTES`` sharing it with most of them first."""
+    known = (attribute >= 0) & among
     if not known.any():
         return np.zeros(0, dtype=np.int64)
-    width = int(creator.max()) + 1
+    width = int(attribute.max()) + 1
+    has = attribute >= 0
     onehot = sp.csr_matrix(
-        (np.ones(int(known.sum())), (np.flatnonzero(known), creator[known])),
-        shape=(len(creator), width),
+        (np.ones(int(has.sum())), (np.flatnonzero(has), attribute[has])),
+        shape=(len(attribute), width),
+    )
+    target = sp.csr_matrix(
+        (np.ones(int(known.sum())), (np.flatnonzero(known), attribute[known])),
+        shape=(len(attribute), width),
     )
     bought = counts.copy()
     bought.data[:] = 1.0
-    works = ((bought @ onehot) @ onehot.T).tocsr()
-    return _keys(works, n_products)
+    shared = ((bought @ onehot) @ target.T).tocsr()
+    return _keys(_top(shared, FROM_ATTRIBUTES), n_products)

@@ -5,6 +5,8 @@ A reason is a code with its figures (so pages can translate it) and an English s
 - ``bought_together``: "Bought together with X by 38 % of its buyers" (the customer's product
   whose association with the offer is strongest);
 - ``same_creator``: "By the same author or artist as X";
+- ``new_from_brand`` / ``new_in_category``: "New from Brand, like X" for products with too
+  little history for associations yet;
 - ``reorder_due``: "Bought again about every 30 days; last bought 41 days ago";
 - ``premium_alternative``: "A premium alternative to X (€49.00 instead of €29.00)";
 - ``popular_now``: "Selling well now: 120 orders in the last 30 days".
@@ -19,7 +21,7 @@ import scipy.sparse as sp
 
 from patron.recommend.associations import TREND_DAYS, customer_products
 from patron.recommend.baskets import Baskets
-from patron.recommend.ranking import Candidates, Knowledge, lookup
+from patron.recommend.ranking import THIN, Candidates, Knowledge, lookup
 
 MIN_LIFT = 1.5  # "bought together" only when it is well above what chance would give
 
@@ -49,6 +51,16 @@ def same_creator(name: str, product: str, creator: str) -> Reason:
         f"By {creator}, like {name}",
         {"product": product, "name": name, "creator": creator},
     )
+
+
+def new_alike(code: str, name: str, product: str, value: str) -> Reason:
+    """A product with little history yet, of a brand or category the customer buys."""
+    text = (
+        f"New from {value}, like {name}"
+        if code == "new_from_brand"
+        else f"New in {value}, like {name}"
+    )
+    return Reason(code, text, {"product": product, "name": name, "value": value})
 
 
 def reorder_due(interval: float, since: float) -> Reason:
@@ -103,6 +115,9 @@ def explain(
     repeat = found.column("bought")[chosen] > 0
     since = np.expm1(found.column("log_days_since")[chosen])
     creator = found.column("same_creator")[chosen] > 0
+    brand = found.column("same_brand")[chosen] > 0
+    category = found.column("same_category")[chosen] > 0
+    thin = stats.buyers[product] < THIN
     reasons: dict[int, Reason] = {}
     for at, row in enumerate(chosen.tolist()):
         item = int(product[at])
@@ -115,6 +130,10 @@ def explain(
             )
         elif creator[at]:
             reasons[row] = _creator_reason(history, knowledge, int(customer[at]), item)
+        elif thin[at] and brand[at]:
+            reasons[row] = _alike(history, knowledge, int(customer[at]), item, "new_from_brand")
+        elif thin[at] and category[at]:
+            reasons[row] = _alike(history, knowledge, int(customer[at]), item, "new_in_category")
         else:
             reasons[row] = popular_now(int(stats.trend[item]))
     return reasons
@@ -131,3 +150,17 @@ def _creator_reason(history: Baskets, knowledge: Knowledge, customer: int, item:
         str(catalogue.products[other]),
         catalogue.creator_names[creator] if creator >= 0 else "",
     )
+
+
+def _alike(history: Baskets, knowledge: Knowledge, customer: int, item: int, code: str) -> Reason:
+    catalogue = knowledge.catalogue
+    values, names = (
+        (catalogue.brand, catalogue.brand_names)
+        if code == "new_from_brand"
+        else (catalogue.category, catalogue.category_names)
+    )
+    own = history.product[history.customer == customer]
+    same = own[values[own] == values[item]]
+    other = int(same[0]) if len(same) else item
+    value = names[values[item]] if values[item] >= 0 else ""
+    return new_alike(code, str(catalogue.names[other]), str(catalogue.products[other]), value)

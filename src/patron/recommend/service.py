@@ -39,7 +39,7 @@ from patron.recommend.models import (
     RecommendationBlock,
     RecommendationFit,
 )
-from patron.recommend.ranking import POPULAR, Knowledge
+from patron.recommend.ranking import POPULAR, THIN, Knowledge
 from patron.recommend.rules import Rules
 from patron.recommend.schemas import (
     BlockPublic,
@@ -408,7 +408,7 @@ def _local(
         .order_by(ProductProfile.trend.desc(), ProductProfile.buyers.desc(), Product.id)
         .limit(POPULAR)
     ).all()
-    extra = _extra_products(session, own, kind)
+    extra = _extra_products(session, fitted, own, kind)
     universe = sorted(own | {r.neighbour_id for r in neighbour_rows} | set(popular) | extra)
     code_of = {product_id: code for code, product_id in enumerate(universe)}
     products = session.execute(
@@ -459,13 +459,32 @@ def _local(
     return _Local(_distinct(history), knowledge, universe, code_of, blocked)
 
 
-def _extra_products(session: Session, own: set[int], kind: Kind) -> set[int]:
+def _extra_products(
+    session: Session, fitted: RecommendationFit, own: set[int], kind: Kind
+) -> set[int]:
     """Candidates beyond neighbours and bestsellers: works of the customer's authors and
-    artists; partner products for partner offers; the categories' dearer products for upsell."""
+    artists, and products with little history of their brands and categories; partner
+    products for partner offers; the categories' dearer products for upsell."""
     extra: set[int] = set()
     if own:
         creators = select(Product.creator).where(Product.id.in_(own), Product.creator.is_not(None))
         extra |= set(session.scalars(select(Product.id).where(Product.creator.in_(creators))))
+        brands = select(Product.brand).where(Product.id.in_(own), Product.brand.is_not(None))
+        categories = select(Product.category).where(
+            Product.id.in_(own), Product.category.is_not(None)
+        )
+        established = select(ProductProfile.product_id).where(
+            ProductProfile.fit_id == fitted.id, ProductProfile.buyers >= THIN
+        )
+        extra |= set(
+            session.scalars(
+                select(Product.id).where(
+                    Product.brand.in_(brands) | Product.category.in_(categories),
+                    Product.active.is_(True),
+                    Product.id.not_in(established),
+                )
+            )
+        )
     if kind is Kind.partner:
         extra |= set(
             session.scalars(
