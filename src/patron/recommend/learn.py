@@ -1,8 +1,11 @@
 """A logistic regression that weighs the ranking features, learnt from the shop's own baskets.
 
 Twenty lines on scipy's L-BFGS (which the CLV fits already use) instead of a machine-learning
-library: the features are standardised, the penalty is a plain L2, and the weights are a short
-list of numbers that can be stored as JSON and read by a person.
+library: the features are standardised, and the weights are a short list of numbers that can
+be stored as JSON and read by a person. The penalty pulls the weights towards a ``prior``
+(sensible defaults: what is bought together and what sells counts for more) rather than
+towards zero, with the strength of ``PRIOR_EXAMPLES`` examples: a shop with few orders gets
+the defaults, one with many gets what its own data say.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from scipy.special import expit, log_expit
 
 from patron.errors import PatronError
 
-PENALTY = 1.0
+PRIOR_EXAMPLES = 200.0
 
 
 class NotLearnt(PatronError):
@@ -58,8 +61,14 @@ class Weights:
         )
 
 
-def logistic(features: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> Weights:
-    """Weights that maximise the penalised likelihood of ``labels`` (0/1) given ``features``."""
+def logistic(
+    features: np.ndarray,
+    labels: np.ndarray,
+    names: tuple[str, ...],
+    prior: np.ndarray | None = None,
+) -> Weights:
+    """Weights that maximise the likelihood of ``labels`` (0/1) given ``features``, penalised
+    by their squared distance from ``prior`` (zero when not given)."""
     labels = labels.astype(np.float64)
     if len(labels) == 0 or labels.min() == labels.max():
         raise NotLearnt(
@@ -72,15 +81,17 @@ def logistic(features: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -
     x = (features - mean) / scale
     sign = 2.0 * labels - 1.0
     n = len(labels)
+    centre = np.zeros(x.shape[1]) if prior is None else np.asarray(prior, dtype=np.float64)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         margin = sign * (x @ theta[:-1] + theta[-1])
-        value = -log_expit(margin).sum() / n + 0.5 * PENALTY * theta[:-1] @ theta[:-1] / n
+        away = theta[:-1] - centre
+        value = -log_expit(margin).sum() / n + 0.5 * PRIOR_EXAMPLES * away @ away / n
         pull = -sign * expit(-margin) / n
-        grad = np.append(x.T @ pull + PENALTY * theta[:-1] / n, pull.sum())
+        grad = np.append(x.T @ pull + PRIOR_EXAMPLES * away / n, pull.sum())
         return float(value), grad
 
-    start = np.zeros(x.shape[1] + 1)
+    start = np.append(centre, 0.0)
     result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
     theta = result.x
     return Weights(names, mean, scale, theta[:-1], float(theta[-1]))

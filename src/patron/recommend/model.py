@@ -18,7 +18,7 @@ from patron.recommend.associations import TrendWindow, neighbours, product_stats
 from patron.recommend.baskets import Baskets, split_last
 from patron.recommend.catalogue import Catalogue
 from patron.recommend.learn import NotLearnt, Weights, logistic
-from patron.recommend.ranking import FEATURES, POPULAR, Candidates, Knowledge, candidates
+from patron.recommend.ranking import FEATURES, POPULAR, Candidates, Knowledge, candidates, prior
 from patron.recommend.rules import Rules, pick
 
 LEARN_CUSTOMERS = 3_000  # customers whose last basket teaches the weights (a fixed sample)
@@ -107,7 +107,7 @@ def learn_weights(baskets: Baskets, catalogue: Catalogue, sample: int) -> Weight
     if len(target) == 0:
         raise NotLearnt("Too little history to learn from: no customer has two or more orders yet.")
     features, labels = _examples(history, target, catalogue, sample)
-    weights = logistic(features, labels, FEATURES)
+    weights = logistic(features, labels, FEATURES, prior())
     return replace(weights, intercept=weights.intercept + float(np.log(NEGATIVE_SHARE)))
 
 

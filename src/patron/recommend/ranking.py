@@ -62,6 +62,25 @@ FEATURES = (
 )
 
 
+# Where the learnt weights start and what they are pulled towards (per standardised feature):
+# what the customer bought together with and after, what they buy often, and what sells now.
+PRIOR = {
+    "share": 0.5,
+    "log_count": 0.5,
+    "association": 1.0,
+    "after_last_basket": 0.5,
+    "log_buyers": 0.3,
+    "log_trend": 0.5,
+    "same_creator": 0.5,
+    "same_brand": 0.2,
+    "same_category": 0.2,
+}
+
+
+def prior() -> np.ndarray:
+    return np.array([PRIOR.get(name, 0.0) for name in FEATURES])
+
+
 @dataclass(frozen=True)
 class Candidates:
     customer: np.ndarray  # customer code per row
@@ -263,6 +282,8 @@ def _weighted(baskets: Baskets, values: np.ndarray, reduce: str = "sum") -> sp.c
         matrix = sp.csr_matrix((values, (baskets.customer, baskets.product)), shape=shape)
         matrix.sum_duplicates()
         return matrix
+    if len(values) == 0:
+        return sp.csr_matrix(shape)
     key = baskets.customer * baskets.n_products + baskets.product
     order = np.lexsort((values, key))
     ends = np.flatnonzero(np.r_[key[order][1:] != key[order][:-1], True])
