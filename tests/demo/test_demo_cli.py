@@ -69,6 +69,8 @@ def test_demo_generates_once_then_reuses_and_serves(
     assert "reused" in second.stdout
     assert served == [("127.0.0.1", 8123), ("127.0.0.1", 8123)]
     assert "Scored 300 customers" in first.stderr
+    assert "Fitted the recommender" in first.stderr
+    assert "Fitted the recommender" not in second.stderr  # the fit is kept
     engine = make_engine(cli_env)
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(DemoRun)) == 1

@@ -12,6 +12,7 @@ from patron.cli import (
     demo,
     importing,
     loyalty,
+    recommend,
     serving,
     webhooks,
     worker,
@@ -35,6 +36,7 @@ app.command("serve")(serving.serve)
 app.command("analyze")(analytics.analyze)
 app.add_typer(analytics.clv_app, name="clv")
 app.add_typer(loyalty.app, name="loyalty")
+app.add_typer(recommend.app, name="recommend")
 app.add_typer(webhooks.app, name="webhooks")
 app.command("worker")(worker.worker)
 

@@ -105,6 +105,27 @@ def _score_once(engine: Engine) -> None:
     )
 
 
+def _fit_once(engine: Engine) -> None:
+    """Fit the recommender (``patron recommend fit``) unless a fit exists already, so the 360
+    pages show offers at once; ``demo generate`` leaves that to the first start (or the worker)."""
+    from rich.console import Console
+    from sqlalchemy.orm import Session
+
+    from patron.db import utcnow
+    from patron.recommend import service
+
+    with Session(engine) as session:
+        if service.latest_fit(session) is not None:
+            return
+    console = Console(stderr=True)
+    with console.status("Fitting the recommender (what goes with what, when people buy again)…"):
+        fitted = service.fit(engine, now=utcnow())
+    console.print(
+        f"Fitted the recommender on {fitted.baskets:,} orders in {fitted.seconds:.1f} s "
+        "(the worker refits it daily; `patron recommend fit` does now)."
+    )
+
+
 @app.callback()
 def demo(
     ctx: typer.Context,
@@ -127,6 +148,7 @@ def demo(
         summary = _generate(engine, customers=customers, seed=seed, reset=reset, quiet=False)
     _show(summary)
     _score_once(engine)
+    _fit_once(engine)
     host, port = host or rt.settings.host, port or rt.settings.port
     token = service.issue_demo_key(engine)
     email, password = service.issue_demo_admin(engine)

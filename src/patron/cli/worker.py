@@ -1,4 +1,5 @@
-"""``patron worker``: run the background jobs (loyalty upkeep, webhook delivery) in a loop, or once.
+"""``patron worker``: run the background jobs (loyalty upkeep, a daily refit of the recommender,
+webhook delivery) in a loop, or once.
 
 Each job is a function ``(sessions, now) -> counts`` named in ``JOBS``; a new kind of
 background work is one more entry there. On PostgreSQL several workers may run side by side;
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeAlias
 
 import typer
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 Job: TypeAlias = "Callable[[sessionmaker[Session], datetime], dict[str, int]]"
+REFIT_AFTER = timedelta(hours=24)
 
 
 def deliver_webhooks(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
@@ -43,9 +45,28 @@ def loyalty_upkeep(sessions: sessionmaker[Session], now: datetime) -> dict[str, 
         return upkeep.run_all(session, as_of=now)
 
 
+def refit_recommendations(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
+    """Fit the recommender again once its fit is a day old, or first when customers have come
+    back for a second order; any other round only looks at the latest fit's date."""
+    from patron.recommend import service
+    from patron.recommend.learn import NotLearnt
+
+    with sessions() as session:
+        if not service.refit_due(session, now=now, age=REFIT_AFTER):
+            return {}
+    try:
+        fitted = service.fit(sessions.kw["bind"], now=now)
+    except NotLearnt:
+        # Repeat buyers, but too few to learn the ranking from: the next round tries again,
+        # which costs little in a shop this small.
+        return {}
+    return {"refitted": 1, "customers": fitted.customers, "neighbour_pairs": fitted.neighbours}
+
+
 # Loyalty first, so the webhooks its changes queued go out in the same round.
 JOBS: list[tuple[str, Job]] = [
     ("loyalty", loyalty_upkeep),
+    ("recommend", refit_recommendations),
     ("webhooks", deliver_webhooks),
 ]
 

@@ -19,6 +19,7 @@ from scipy.special import expit, log_expit
 from patron.errors import PatronError
 
 PRIOR_EXAMPLES = 200.0
+GRADIENT_TOLERANCE = 1e-4  # a stop short of this is a failure, not a warning
 
 
 class NotLearnt(PatronError):
@@ -92,6 +93,8 @@ def logistic(
         return float(value), grad
 
     start = np.append(centre, 0.0)
-    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    if not result.success and np.abs(result.jac).max() > GRADIENT_TOLERANCE:
+        raise NotLearnt(f"The ranking weights did not converge: {result.message}")
     theta = result.x
     return Weights(names, mean, scale, theta[:-1], float(theta[-1]))

@@ -42,6 +42,8 @@ class Recommender:
     ) -> Recommender:
         if len(catalogue) != baskets.n_products:
             raise ValueError("catalogue and baskets must share the product codes")
+        if len(baskets) == 0:
+            raise NotLearnt("Nothing to learn from: there are no orders with products yet.")
         self.knowledge_ = know(baskets, catalogue, as_of=as_of)
         self.weights_ = learn_weights(baskets, catalogue, self.learn_customers)
         return self
@@ -70,13 +72,14 @@ class Recommender:
         rules = rules or Rules()
         extra = rules.extra_candidates(self.knowledge_.catalogue)
         found = candidates(history, self.knowledge_, customers, now, extra=extra)
+        moment = np.full(history.n_customers, -np.inf)
+        moment[customers] = now
         if trend_window is not None:
-            moments = dict(zip(customers.tolist(), now.tolist(), strict=True))
-            at = np.array([moments[c] for c in found.customer.tolist()])
-            found = found.at_moments(trend_window, at)
+            found = found.at_moments(trend_window, moment[found.customer])
         probability = self.weights_.probability(found.features)
         chosen = pick(found, probability, self.knowledge_, rules, k)
-        texts = why.explain(found, chosen, history, self.knowledge_) if explain else {}
+        before = history.take(history.time < moment[history.customer])  # what they knew then
+        texts = why.explain(found, chosen, before, self.knowledge_) if explain else {}
         result: dict[int, list[Recommendation]] = {int(c): [] for c in customers.tolist()}
         for row in chosen.tolist():
             customer = int(found.customer[row])

@@ -9,7 +9,9 @@ A reason is a code with its figures (so pages can translate it) and an English s
   little history for associations yet;
 - ``reorder_due``: "Bought again about every 30 days; last bought 41 days ago";
 - ``premium_alternative``: "A premium alternative to X (€49.00 instead of €29.00)";
-- ``popular_now``: "Selling well now: 120 orders in the last 30 days".
+- ``popular_now``: "Selling well now: 120 orders in the last 30 days"; where nothing sold
+  lately ``bought_by`` ("Bought by 12 customers"), ``from_partner`` ("From our partner
+  Glanzwerk GmbH") or ``new_product`` ("New in the range").
 """
 
 from __future__ import annotations
@@ -88,6 +90,14 @@ def popular_now(orders: int) -> Reason:
     )
 
 
+def bought_by(customers: int) -> Reason:
+    return Reason("bought_by", f"Bought by {customers} customers", {"customers": customers})
+
+
+def from_partner(partner: str) -> Reason:
+    return Reason("from_partner", f"From our partner {partner}", {"partner": partner})
+
+
 def explain(
     found: Candidates,
     chosen: np.ndarray,
@@ -135,8 +145,20 @@ def explain(
         elif thin[at] and category[at]:
             reasons[row] = _alike(history, knowledge, int(customer[at]), item, "new_in_category")
         else:
-            reasons[row] = popular_now(int(stats.trend[item]))
+            reasons[row] = _fallback(knowledge, item)
     return reasons
+
+
+def _fallback(knowledge: Knowledge, item: int) -> Reason:
+    """What is true of a product offered for no reason of the customer's own."""
+    stats, catalogue = knowledge.stats, knowledge.catalogue
+    if stats.trend[item] > 0:
+        return popular_now(int(stats.trend[item]))
+    if stats.buyers[item] > 0:
+        return bought_by(int(stats.buyers[item]))
+    if catalogue.partner[item]:
+        return from_partner(str(catalogue.partner_name[item] or ""))
+    return Reason("new_product", "New in the range", {})
 
 
 def _creator_reason(history: Baskets, knowledge: Knowledge, customer: int, item: int) -> Reason:

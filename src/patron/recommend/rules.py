@@ -49,7 +49,7 @@ def allowed(found: Candidates, knowledge: Knowledge, rules: Rules) -> np.ndarray
         ok &= catalogue.partner[product]
     bought = found.column("bought") > 0
     again = catalogue.replenishable[product] | (
-        stats.repurchase_rate[product] >= rules.replenish_rate
+        stats.repeat_buyers[product] >= rules.replenish_rate * np.maximum(stats.buyers[product], 1)
     )
     ok &= ~bought | (again & (found.column("due") >= rules.due_from))
     if rules.margin_floor is not None:

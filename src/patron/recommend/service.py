@@ -89,21 +89,9 @@ def fit(
                 if previous
                 else RecommendSettings()
             )
-        catalogue, product_ids = _catalogue(session, exclude=settings.exclude)
+        product_ids = _product_ids(session)
     step("reading orders")
-    lines = store_facts(engine).lines.to_pyarrow()
-    baskets = basket_data.with_products(
-        basket_data.from_lines(lines, exclude=settings.exclude), catalogue.products
-    )
-    baskets = baskets.take(baskets.product < len(catalogue))  # products gone from the catalogue
-    catalogue_codes = basket_data.Baskets(
-        baskets.customer,
-        baskets.product,
-        baskets.basket,
-        baskets.time,
-        baskets.customers,
-        catalogue.products,
-    )
+    catalogue_codes, catalogue = store_baskets(engine, exclude=settings.exclude)
     step("learning")
     model = Recommender().fit(catalogue_codes, catalogue, as_of=_days(now))
     step("storing")
@@ -250,10 +238,54 @@ def blocks(session: Session, *, customer_id: int) -> list[BlockPublic]:
     return [_block_public(row, product) for row, product in rows]
 
 
+def refit_due(session: Session, *, now: datetime, age: timedelta) -> bool:
+    """Whether to fit again: the fit is older than ``age``, or there is none yet while some
+    customer has two completed orders (the least the weights are learnt from)."""
+    fitted = latest_fit(session)
+    if fitted is not None:
+        return now - fitted.as_of >= age
+    repeat = (
+        select(Order.customer_id)
+        .where(Order.status == "completed", Order.customer_id.is_not(None))
+        .group_by(Order.customer_id)
+        .having(func.count() >= 2)
+        .limit(1)
+    )
+    return session.scalar(repeat) is not None
+
+
 # -- fitting ---------------------------------------------------------------------------------
 
 
-def _catalogue(session: Session, *, exclude: Sequence[str]) -> tuple[Catalogue, np.ndarray]:
+def store_baskets(
+    engine: Engine, *, exclude: Sequence[str] = ()
+) -> tuple[basket_data.Baskets, Catalogue]:
+    """The store's completed sale lines as baskets coded over the whole catalogue, read as
+    ``fit`` reads them (for ``evaluation.evaluate``); ``exclude`` SKUs are left out."""
+    with Session(engine) as session:
+        catalogue = _catalogue(session, exclude=exclude)
+    lines = store_facts(engine).lines.to_pyarrow()
+    baskets = basket_data.with_products(
+        basket_data.from_lines(lines, exclude=exclude), catalogue.products
+    )
+    baskets = baskets.take(baskets.product < len(catalogue))  # products gone from the catalogue
+    coded = basket_data.Baskets(
+        baskets.customer,
+        baskets.product,
+        baskets.basket,
+        baskets.time,
+        baskets.customers,
+        catalogue.products,
+    )
+    return coded, catalogue
+
+
+def _product_ids(session: Session) -> np.ndarray:
+    """Product ids in the catalogue's code order (by SKU)."""
+    return np.array(session.scalars(select(Product.id).order_by(Product.sku)).all(), dtype=np.int64)
+
+
+def _catalogue(session: Session, *, exclude: Sequence[str]) -> Catalogue:
     """Every product, coded in SKU order; excluded SKUs are inactive."""
     rows = session.execute(
         select(
@@ -271,7 +303,7 @@ def _catalogue(session: Session, *, exclude: Sequence[str]) -> tuple[Catalogue, 
             Product.replenishable,
         ).order_by(Product.sku)
     ).all()
-    return _catalogue_of(rows, exclude=set(exclude)), np.array([r.id for r in rows], dtype=np.int64)
+    return _catalogue_of(rows, exclude=set(exclude))
 
 
 def _catalogue_of(rows: Sequence[Any], *, exclude: set[str]) -> Catalogue:
@@ -593,46 +625,3 @@ def _days(moment: datetime) -> float:
 
 def _floats(values: Sequence[Any]) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-
-
-def fit_count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(RecommendationFit)) or 0)
-
-
-def store_baskets(
-    engine: Engine, *, exclude: Sequence[str] = ()
-) -> tuple[basket_data.Baskets, Catalogue]:
-    """The store's completed sale lines as baskets coded over the whole catalogue, read as
-    ``fit`` reads them (for ``evaluation.evaluate``); ``exclude`` SKUs are left out."""
-    with Session(engine) as session:
-        catalogue, _ = _catalogue(session, exclude=exclude)
-    lines = store_facts(engine).lines.to_pyarrow()
-    baskets = basket_data.with_products(
-        basket_data.from_lines(lines, exclude=exclude), catalogue.products
-    )
-    baskets = baskets.take(baskets.product < len(catalogue))  # products gone from the catalogue
-    coded = basket_data.Baskets(
-        baskets.customer,
-        baskets.product,
-        baskets.basket,
-        baskets.time,
-        baskets.customers,
-        catalogue.products,
-    )
-    return coded, catalogue
-
-
-def refit_due(session: Session, *, now: datetime, age: timedelta) -> bool:
-    """Whether to fit again: the fit is older than ``age``, or there is none yet while some
-    customer has two completed orders (the least the weights are learnt from)."""
-    fitted = latest_fit(session)
-    if fitted is not None:
-        return now - fitted.as_of >= age
-    repeat = (
-        select(Order.customer_id)
-        .where(Order.status == "completed", Order.customer_id.is_not(None))
-        .group_by(Order.customer_id)
-        .having(func.count() >= 2)
-        .limit(1)
-    )
-    return session.scalar(repeat) is not None
