@@ -159,3 +159,19 @@ def test_one_basket_customers_have_nothing_held_out() -> None:
     history, last = split_last(single)
     assert len(last) == 0
     assert _pairs(history) == _pairs(single)
+
+
+def test_exclusions_take_skus_and_shell_wildcards() -> None:
+    from patron.recommend.baskets import excluded
+
+    products = ["POST", "gift_0001_10", "gift_0001_20", "DCGS0003", "85123A", "post"]
+    # exact SKUs are case-sensitive; gift_* and DCGS* match by shell rules
+    assert excluded(products, ["POST", "gift_*", "DCGS*"]).tolist() == [
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert excluded(products, []).tolist() == [False] * 6

@@ -27,14 +27,14 @@ if TYPE_CHECKING:
 EXCLUDE = typer.Option(
     None,
     "--exclude",
-    help="A SKU never offered and left out of the statistics, e.g. postage (repeatable).",
+    help="A SKU never offered and left out of the statistics, e.g. postage; wildcards such as gift_* match many (repeatable).",
 )
 EXCLUDE_FILE = typer.Option(
     None,
     "--exclude-file",
     exists=True,
     dir_okay=False,
-    help="A file of SKUs to exclude, one a line (# starts a comment).",
+    help="A file of SKUs or wildcards to exclude, one a line (# starts a comment).",
 )
 METRICS = (
     ("precision", "precision"),

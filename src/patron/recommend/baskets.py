@@ -8,8 +8,9 @@ and ``products`` turn codes back into the shop's ids.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 import numpy as np
 import pyarrow as pa
@@ -50,16 +51,30 @@ class Baskets:
         )
 
 
+def excluded(products: Iterable[object], patterns: Collection[str]) -> np.ndarray:
+    """Whether each product id matches one of ``patterns``: SKUs, or shell-style wildcards
+    (``gift_*``, ``DCGS?``), case-sensitive."""
+    names = [str(product) for product in products]
+    if not patterns:
+        return np.zeros(len(names), dtype=bool)
+    exact = {p for p in patterns if not any(c in p for c in "*?[")}
+    wild = [p for p in patterns if p not in exact]
+    return np.array([n in exact or any(fnmatchcase(n, p) for p in wild) for n in names], dtype=bool)
+
+
 def from_lines(lines: pa.Table, *, exclude: Collection[str] = ()) -> Baskets:
     """Baskets of the analytics ``lines`` table (customer_id, order_id, placed_at, product).
 
-    Lines without a customer or a product are left out, and so are the products in
-    ``exclude`` (service lines such as postage, which nobody should be offered).
+    Lines without a customer or a product are left out, and so are the products matching
+    ``exclude`` (see ``excluded``: service lines such as postage, which nobody should be
+    offered).
     """
     table = lines.select(["customer_id", "order_id", "placed_at", "product"])
     keep = pc.and_(pc.is_valid(table["customer_id"]), pc.is_valid(table["product"]))
     if exclude:
-        keep = pc.and_(keep, pc.invert(pc.is_in(table["product"], pa.array(list(exclude)))))
+        distinct = pc.unique(table["product"].drop_null()).to_pylist()
+        dropped = [p for p, out in zip(distinct, excluded(distinct, exclude), strict=True) if out]
+        keep = pc.and_(keep, pc.invert(pc.is_in(table["product"], pa.array(dropped, pa.string()))))
     table = table.filter(keep)
     customers, customer = _codes(table["customer_id"])
     products, product = _codes(table["product"])

@@ -22,7 +22,8 @@ class RecommendSettings(BaseModel):
 
     exclude: list[str] = Field(
         default_factory=list,
-        description="SKUs never recommended and left out of the statistics (postage, fees).",
+        description="SKUs never recommended and left out of the statistics (postage, fees); "
+        "shell-style wildcards allowed (gift_*).",
     )
     margin_floor: float | None = Field(
         default=None, ge=0.0, lt=1.0, description="Least margin rate of an offer (known costs)."

@@ -303,17 +303,18 @@ def _catalogue(session: Session, *, exclude: Sequence[str]) -> Catalogue:
             Product.replenishable,
         ).order_by(Product.sku)
     ).all()
-    return _catalogue_of(rows, exclude=set(exclude))
+    return _catalogue_of(rows, exclude=exclude)
 
 
-def _catalogue_of(rows: Sequence[Any], *, exclude: set[str]) -> Catalogue:
+def _catalogue_of(rows: Sequence[Any], *, exclude: Sequence[str]) -> Catalogue:
     category, category_names = codes([r.category for r in rows])
     brand, brand_names = codes([r.brand for r in rows])
     creator, creator_names = codes([r.creator for r in rows])
     return Catalogue(
         products=np.array([r.sku for r in rows], dtype=object),
         names=np.array([r.name or r.sku for r in rows], dtype=object),
-        active=np.array([bool(r.active) and r.sku not in exclude for r in rows], dtype=bool),
+        active=np.array([bool(r.active) for r in rows], dtype=bool)
+        & ~basket_data.excluded([r.sku for r in rows], exclude),
         partner=np.array([bool(r.is_partner) for r in rows], dtype=bool),
         partner_name=np.array([r.partner_name for r in rows], dtype=object),
         replenishable=np.array([bool(r.replenishable) for r in rows], dtype=bool),
@@ -461,7 +462,7 @@ def _local(
     ).all()
     by_id = {r.id: r for r in products}
     settings = RecommendSettings.model_validate(fitted.settings)
-    catalogue = _catalogue_of([by_id[p] for p in universe], exclude=set(settings.exclude))
+    catalogue = _catalogue_of([by_id[p] for p in universe], exclude=settings.exclude)
     stats = _stats(session, fitted, universe, code_of)
     n = len(universe)
     neighbours = Neighbours(
