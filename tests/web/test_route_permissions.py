@@ -44,29 +44,35 @@ PUBLIC_PATHS = {
     "/sign-out",
     "/vendor/vega.js",
 }
-# What each API route needs (the README's table says the same): a change is a decision.
+# What each API route needs, by method and path (the README's table says the same): a change is
+# a decision. One path may need one permission to read and another to change.
 API_PERMISSIONS = {
-    "/api/v1/customers": "customers:read",
-    "/api/v1/customers/{key}": "customers:read",
-    "/api/v1/stats": "customers:read",
-    "/api/v1/customers/{key}/scores": "analytics:read",
-    "/api/v1/analytics/segments": "analytics:read",
-    "/api/v1/loyalty/{programme}/purchases": "events:write",
-    "/api/v1/loyalty/{programme}/returns": "events:write",
-    "/api/v1/loyalty/{programme}/events": "events:write",
-    "/api/v1/loyalty/{programme}/redemptions": "loyalty:write",
-    "/api/v1/loyalty/{programme}/adjustments": "loyalty:write",
-    "/api/v1/loyalty/{programme}/members": "loyalty:read",
-    "/api/v1/loyalty/{programme}/members/{customer}": "loyalty:read",
-    "/api/v1/loyalty/{programme}/members/{customer}/statement": "loyalty:read",
-    "/api/v1/loyalty/{programme}/members/{customer}/progress": "loyalty:read",
-    "/api/v1/loyalty/{programme}/members/{customer}/rewards": "loyalty:read",
-    "/api/v1/loyalty/{programme}/members/{customer}/vouchers": "loyalty:read",
-    "/api/v1/loyalty/{programme}/rewards": "loyalty:read",
-    "/api/v1/loyalty/{programme}/vouchers/{code}/validate": "loyalty:read",
-    "/api/v1/loyalty/{programme}/vouchers/{code}/consume": "loyalty:write",
-    "/api/v1/loyalty/{programme}/vouchers": "loyalty:write",
-    "/api/v1/loyalty/liability": "loyalty:read",
+    "GET /api/v1/customers": "customers:read",
+    "GET /api/v1/customers/{key}": "customers:read",
+    "GET /api/v1/stats": "customers:read",
+    "GET /api/v1/customers/{key}/scores": "analytics:read",
+    "GET /api/v1/analytics/segments": "analytics:read",
+    "POST /api/v1/loyalty/{programme}/purchases": "events:write",
+    "POST /api/v1/loyalty/{programme}/returns": "events:write",
+    "POST /api/v1/loyalty/{programme}/events": "events:write",
+    "POST /api/v1/loyalty/{programme}/redemptions": "loyalty:write",
+    "POST /api/v1/loyalty/{programme}/adjustments": "loyalty:write",
+    "GET /api/v1/loyalty/{programme}/members": "loyalty:read",
+    "GET /api/v1/loyalty/{programme}/members/{customer}": "loyalty:read",
+    "GET /api/v1/loyalty/{programme}/members/{customer}/statement": "loyalty:read",
+    "GET /api/v1/loyalty/{programme}/members/{customer}/progress": "loyalty:read",
+    "GET /api/v1/loyalty/{programme}/members/{customer}/rewards": "loyalty:read",
+    "GET /api/v1/loyalty/{programme}/members/{customer}/vouchers": "loyalty:read",
+    "GET /api/v1/loyalty/{programme}/rewards": "loyalty:read",
+    "POST /api/v1/loyalty/{programme}/vouchers/{code}/validate": "loyalty:read",
+    "POST /api/v1/loyalty/{programme}/vouchers/{code}/consume": "loyalty:write",
+    "POST /api/v1/loyalty/{programme}/vouchers": "loyalty:write",
+    "GET /api/v1/loyalty/liability": "loyalty:read",
+    "GET /api/v1/customers/{key}/recommendations": "customers:read",
+    "GET /api/v1/customers/{key}/recommendation-blocks": "customers:read",
+    "POST /api/v1/customers/{key}/recommendation-blocks": "customers:write",
+    "DELETE /api/v1/customers/{key}/recommendation-blocks/{sku}": "customers:write",
+    "GET /api/v1/recommendations/fit": "analytics:read",
 }
 # What each page needs (the README's table says the same); None: any signed-in user.
 PAGE_PERMISSIONS: dict[str, str | None] = {
@@ -80,6 +86,9 @@ PAGE_PERMISSIONS: dict[str, str | None] = {
     "/loyalty/{code}/settings": "loyalty:write",
     "/loyalty/{code}/members": "loyalty:read",
     "/loyalty/{code}/members/{customer_id}/adjust": "loyalty:write",
+    "/recommendations": "analytics:read",
+    "/recommendations/customers/{customer_id}/block": "customers:write",
+    "/recommendations/customers/{customer_id}/unblock": "customers:write",
     "/settings": "users:manage",
     "/settings/users": "users:manage",
     "/settings/api-keys": "apikeys:manage",
@@ -87,6 +96,9 @@ PAGE_PERMISSIONS: dict[str, str | None] = {
     "/account/language": None,
 }
 BOGUS = "pk_00000000_" + "x" * 43
+# What a route may answer a key with its permission when the store does not hold what it reads
+# yet (besides a 404 naming the missing row): the recommender before its first fit.
+NOT_YET = {"recommend.not_fitted"}
 
 
 @pytest.fixture
@@ -160,7 +172,11 @@ def test_every_route_declares_a_permission_or_is_public(sqlite_app: FastAPI) -> 
         undeclared
     )
     assert public == PUBLIC_PATHS  # a new public route is a decision: add it here on purpose
-    assert {route.path: permission for route, permission in _api_routes(app)} == API_PERMISSIONS
+    assert {
+        f"{method} {route.path}": permission
+        for route, permission in _api_routes(app)
+        for method in sorted(route.methods or ())
+    } == API_PERMISSIONS
     assert {route.path: permission for route, permission in _page_routes(app)} == PAGE_PERMISSIONS
 
 
@@ -265,9 +281,16 @@ def test_each_api_route_answers_only_keys_with_its_permission(app: FastAPI, engi
                     response = client.request(method, url, headers=headers)
                     allowed = scope == permission
                     if allowed:
-                        ok = response.status_code < 300 or (
-                            response.status_code == 404
-                            and response.json()["error"]["code"] != "http.not_found"
+                        ok = (
+                            response.status_code < 300
+                            or (
+                                response.status_code == 404
+                                and response.json()["error"]["code"] != "http.not_found"
+                            )
+                            or (
+                                response.status_code == 409
+                                and response.json()["error"]["code"] in NOT_YET
+                            )
                         )
                     else:
                         error = response.json().get("error", {})

@@ -84,8 +84,8 @@ def recommendations(
 ) -> RecommendationsPublic:
     """The customer's best offers of one kind, best first, each with its reason.
 
-    A reason has a stable `code` (`bought_together`, `same_creator`, `reorder_due`,
-    `premium_alternative`, `popular_now`), its `figures` to word it in any language, and an
+    A reason has a stable `code` (such as `bought_together`, `reorder_due`,
+    `premium_alternative` or `popular_now`), its `figures` to word it in any language, and an
     English `text`. Products blocked for the customer are never offered.
     """
     return service.recommendations(session, customer_id=customer_id, kind=kind, k=k, now=utcnow())
@@ -109,6 +109,7 @@ def list_blocks(session: SessionDep, customer_id: CustomerDep) -> list[BlockPubl
     dependencies=[WRITE],
     responses=_errors(
         {
+            400: "The body is not UTF-8 text (`http.bad_request`).",
             404: f"{NO_CUSTOMER}, or no product with this SKU (`products.not_found`).",
             409: "The product is already blocked for this customer (`recommend.already_blocked`).",
             422: "The request is invalid (`request.invalid`).",

@@ -44,7 +44,7 @@ LARGEST_ID = 2**31 - 1  # customers.id is a 32-bit INTEGER on PostgreSQL
 KINDS = {
     Kind.cross: (N_("Cross-selling"), N_("What goes with what this customer buys.")),
     Kind.up: (N_("Upselling"), N_("The premium alternative in a category they buy from.")),
-    Kind.partner: (N_("Partner offers"), N_("Matching products from partners' catalogues.")),
+    Kind.partner: (N_("Partner offers"), N_("Matching products from partners’ catalogues.")),
 }
 BLOCK_ERRORS = {
     "recommend.no_sku": N_("Enter the SKU of the product to block."),
@@ -55,25 +55,25 @@ BLOCK_ERRORS = {
 # The ranking's features, as the fit's page names them (an unknown one is shown by its name).
 FEATURES = {
     "bought": N_("Bought it before"),
-    "share": N_("Share of the customer's orders with it"),
+    "share": N_("Share of the customer’s orders with it"),
     "log_count": N_("How often the customer bought it"),
     "log_days_since": N_("Days since the customer last bought it"),
     "due": N_("How due a re-buy is (days since ÷ usual interval)"),
-    "in_last_basket": N_("In the customer's last order"),
+    "in_last_basket": N_("In the customer’s last order"),
     "repurchase_rate": N_("Share of its buyers who buy it again"),
     "bought_x_repurchase_rate": N_("Bought before × share who buy it again"),
     "log_buyers": N_("How many customers buy it"),
     "log_trend": N_("Orders with it in the last 30 days"),
-    "association": N_("Bought together with the customer's products"),
-    "after_last_basket": N_("Bought together with the customer's last order"),
-    "same_creator": N_("Same author or artist as the customer's products"),
-    "same_brand": N_("Same brand as the customer's products"),
-    "same_category": N_("Same category as the customer's products"),
-    "bought_x_log_gap": N_("Bought before × days since the customer's last order"),
-    "bought_x_log_baskets": N_("Bought before × the customer's number of orders"),
+    "association": N_("Bought together with the customer’s products"),
+    "after_last_basket": N_("Bought together with the customer’s last order"),
+    "same_creator": N_("Same author or artist as the customer’s products"),
+    "same_brand": N_("Same brand as the customer’s products"),
+    "same_category": N_("Same category as the customer’s products"),
+    "bought_x_log_gap": N_("Bought before × days since the customer’s last order"),
+    "bought_x_log_baskets": N_("Bought before × the customer’s number of orders"),
     "bought_x_log_trend": N_("Bought before × orders with it in the last 30 days"),
     "due_closeness": N_("Re-buy due just now"),
-    "share_x_log_gap": N_("Share of the customer's orders × days since their last order"),
+    "share_x_log_gap": N_("Share of the customer’s orders × days since their last order"),
     "log_season": N_("Orders with it in the coming 30 days, a year ago"),
     "bought_last_season": N_("The customer bought it at this time last year"),
 }
@@ -93,20 +93,7 @@ Writer = Annotated[SignedIn, page(WRITE)]
 
 def recommendations_section(request: Request, session: Session, customer_id: int) -> Section:
     """The top offers of each kind, the customer's blocks, and what a form just did."""
-    now = utcnow()
-    offers: list[tuple[Kind, RecommendationsPublic]] | None
-    try:
-        offers = [
-            (
-                kind,
-                service.recommendations(
-                    session, customer_id=customer_id, kind=kind, k=SHOWN, now=now
-                ),
-            )
-            for kind in KINDS
-        ]
-    except service.NotFitted:
-        offers = None
+    offers = _offers(session, customer_id)
     blocks = service.blocks(session, customer_id=customer_id)
     values = {
         "customer_id": customer_id,
@@ -123,6 +110,23 @@ def recommendations_section(request: Request, session: Session, customer_id: int
 
 
 SECTIONS = (SectionSource(CUSTOMER_360, READ, recommendations_section),)
+
+
+def _offers(session: Session, customer_id: int) -> list[tuple[Kind, RecommendationsPublic]] | None:
+    """The top offers of each kind, now; None before the first fit."""
+    now = utcnow()
+    try:
+        return [
+            (
+                kind,
+                service.recommendations(
+                    session, customer_id=customer_id, kind=kind, k=SHOWN, now=now
+                ),
+            )
+            for kind in KINDS
+        ]
+    except service.NotFitted:
+        return None
 
 
 @router.post("/recommendations/customers/{customer_id}/block", dependencies=[csrf()])

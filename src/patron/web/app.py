@@ -29,6 +29,8 @@ from patron.db import make_engine, session_factory
 from patron.errors import ConfigError
 from patron.loyalty import api as loyalty_api
 from patron.loyalty import pages as loyalty_pages
+from patron.recommend import api as recommend_api
+from patron.recommend import pages as recommend_pages
 from patron.web import errors, vendor
 from patron.web import pages as shell_pages
 from patron.web.deps import public
@@ -41,10 +43,12 @@ AREA_ROUTERS: tuple[APIRouter, ...] = (
     customers_api.router,
     analytics_api.router,
     loyalty_api.router,
+    recommend_api.router,
     dashboard_pages.router,
     analytics_pages.router,
     customers_pages.router,
     loyalty_pages.router,
+    recommend_pages.router,
     access_pages.router,
 )
 AREA_TEMPLATES: tuple[Path, ...] = (
@@ -52,6 +56,7 @@ AREA_TEMPLATES: tuple[Path, ...] = (
     analytics_pages.TEMPLATES,
     customers_pages.TEMPLATES,
     loyalty_pages.TEMPLATES,
+    recommend_pages.TEMPLATES,
     access_pages.TEMPLATES,
 )
 AREA_NAV: tuple[NavItem, ...] = (
@@ -59,9 +64,14 @@ AREA_NAV: tuple[NavItem, ...] = (
     *analytics_pages.NAV,
     *customers_pages.NAV,
     *loyalty_pages.NAV,
+    *recommend_pages.NAV,
     *access_pages.NAV,
 )
-AREA_SECTIONS: tuple[SectionSource, ...] = (*analytics_pages.SECTIONS, *loyalty_pages.SECTIONS)
+AREA_SECTIONS: tuple[SectionSource, ...] = (
+    *analytics_pages.SECTIONS,
+    *loyalty_pages.SECTIONS,
+    *recommend_pages.SECTIONS,
+)
 VENDOR = "/vendor"
 DOCS_ASSETS = "/docs/assets"
 STATIC = "/static"
