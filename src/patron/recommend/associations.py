@@ -131,17 +131,15 @@ def product_stats(baskets: Baskets, *, as_of: float | None = None) -> ProductSta
 
 def neighbours(baskets: Baskets, *, keep: int = NEIGHBOURS) -> Neighbours:
     """Each product's ``keep`` most similar products by cosine over their buyers."""
-    bought = customer_products(baskets)
+    bought = customer_products(baskets).astype(np.float32)
     bought.data[:] = 1.0
-    co = (bought.T @ bought).tocsr()
-    co.setdiag(0.0)
-    co.eliminate_zeros()
-    co.sort_indices()
+    co = bought.T.tocsr() @ bought
     buyers = np.asarray(bought.sum(axis=0)).ravel()
     rows = np.repeat(np.arange(co.shape[0]), np.diff(co.indptr))
     similarity = co.copy()
     similarity.data = co.data / np.sqrt(buyers[rows] * buyers[co.indices])
-    kept = top_per_row(similarity, keep)
+    similarity.data[rows == co.indices] = -1.0  # a product is not its own neighbour
+    kept = top_per_row(similarity, keep) & (rows != co.indices)
     return Neighbours(_masked(similarity, kept), _masked(co, kept))
 
 

@@ -21,7 +21,7 @@ from patron.recommend.learn import NotLearnt, Weights, logistic
 from patron.recommend.ranking import FEATURES, POPULAR, Candidates, Knowledge, candidates, prior
 from patron.recommend.rules import Rules, pick
 
-LEARN_CUSTOMERS = 3_000  # customers whose last basket teaches the weights (a fixed sample)
+LEARN_CUSTOMERS = 1_500  # customers whose last basket teaches the weights (a fixed sample)
 SEED = 7
 NEGATIVE_SHARE = 0.3
 

@@ -29,6 +29,7 @@ from patron.recommend.catalogue import Catalogue
 HALF_LIFE_DAYS = 90.0  # how fast a purchase stops counting for "what they like"
 FROM_NEIGHBOURS = 50  # candidates per customer from their products' neighbours
 FROM_LAST_BASKET = 20
+RECENT_PRODUCTS = 100  # the customer's products (most recent first) whose neighbours are candidates
 POPULAR = 50  # candidates that sell now, for every customer
 FROM_ATTRIBUTES = 20  # per attribute (author/artist, brand, category)
 THIN = 3  # fewer buyers than this: too little history for associations
@@ -131,7 +132,7 @@ def candidates(
     recency = _weighted(own, 0.5 ** ((moment[own.customer] - own.time) / HALF_LIFE_DAYS))
     last = _last_basket_pairs(own)
     sim = knowledge.neighbours.similarity
-    association = (recency @ sim).tocsr()
+    association = (_top(recency, RECENT_PRODUCTS) @ sim).tocsr()
     after_last = (last @ sim).tocsr()
     keys = _union(
         np.concatenate(
@@ -319,11 +320,13 @@ def _top(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
 
 def lookup(matrix: sp.csr_matrix, row: np.ndarray, col: np.ndarray) -> np.ndarray:
     """matrix[row[k], col[k]] for every k, zero where absent (vectorised)."""
-    coo = matrix.tocoo()
+    matrix = matrix.tocsr()
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy()
+        matrix.sum_duplicates()  # also sorts the indices: the keys below come out sorted
     width = matrix.shape[1]
-    keys = coo.row.astype(np.int64) * width + coo.col
-    order = np.argsort(keys)
-    keys, data = keys[order], coo.data[order]
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    keys, data = rows * width + matrix.indices, matrix.data
     wanted = row.astype(np.int64) * width + col
     if len(keys) == 0:
         return np.zeros(len(wanted))
