@@ -24,6 +24,7 @@ from patron.recommend.rules import Rules, pick
 LEARN_CUSTOMERS = 1_500  # customers whose last basket teaches the weights (a fixed sample)
 SEED = 7
 NEGATIVE_SHARE = 0.3
+BATCH = 2_000  # customers ranked at a time
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,30 @@ class Recommender:
         explain: bool = True,
         trend_window: TrendWindow | None = None,
     ) -> dict[int, list[Recommendation]]:
-        """Top ``k`` per customer code, at moments ``now`` (days since the epoch)."""
+        """Top ``k`` per customer code, at moments ``now`` (days since the epoch).
+
+        Customers are ranked ``BATCH`` at a time, so memory stays bounded however many
+        customers are asked for.
+        """
         rules = rules or Rules()
+        result: dict[int, list[Recommendation]] = {}
+        for start in range(0, len(customers), BATCH):
+            part = slice(start, start + BATCH)
+            result |= self._recommend(
+                history, customers[part], now[part], k, rules, explain, trend_window
+            )
+        return result
+
+    def _recommend(
+        self,
+        history: Baskets,
+        customers: np.ndarray,
+        now: np.ndarray,
+        k: int,
+        rules: Rules,
+        explain: bool,
+        trend_window: TrendWindow | None,
+    ) -> dict[int, list[Recommendation]]:
         extra = rules.extra_candidates(self.knowledge_.catalogue)
         found = candidates(history, self.knowledge_, customers, now, extra=extra)
         moment = np.full(history.n_customers, -np.inf)
