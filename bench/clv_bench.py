@@ -49,7 +49,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -69,11 +68,11 @@ from patron.analytics.files import read_transactions
 from patron.analytics.scoring import ScoringSettings, score
 from patron.analytics.summary import period_bounds, summarise
 from patron.errors import PatronError
+from peers import PEERS, BenchFailed, ensure_venv, python_of
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 DATA = BENCH / ".data"
-PEERS = BENCH / ".peers"
 PEER_VENV = PEERS / "lifetimes"
 PEER_SCRIPT = PEERS / "clv_lifetimes_peer.py"
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -250,46 +249,21 @@ if __name__ == "__main__":
 '''
 
 
-class BenchFailed(Exception):
-    """The work failed (not a missed target): the run ends with exit status 1."""
-
-
 def _peer_python() -> Path:
-    return PEER_VENV / "bin" / "python"
+    return python_of(PEER_VENV)
 
 
 def ensure_peer() -> dict[str, str]:
     """lifetimes' virtual environment, made (or remade, when the pins changed) as needed;
     returns the versions it runs with."""
-    stamp = PEER_VENV / ".bench-requirements"
-    wanted = "\n".join(PEER_REQUIREMENTS) + "\n"
-    if not (stamp.is_file() and stamp.read_text() == wanted and _peer_python().exists()):
-        _progress(f"making lifetimes' virtual environment in {PEER_VENV} (once)")
-        shutil.rmtree(PEER_VENV, ignore_errors=True)
-        PEERS.mkdir(parents=True, exist_ok=True)
-        _run([sys.executable, "-m", "venv", str(PEER_VENV)], "python -m venv")
-        _run(
-            [
-                str(_peer_python()),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                *PEER_REQUIREMENTS,
-            ],
-            "pip install " + " ".join(PEER_REQUIREMENTS),
-        )
-        stamp.write_text(wanted)
+    ensure_venv(
+        PEER_VENV.name,
+        PEER_REQUIREMENTS,
+        say=f"[clv_bench] making lifetimes' virtual environment in {PEER_VENV} (once)",
+    )
     PEER_SCRIPT.parent.mkdir(parents=True, exist_ok=True)
     PEER_SCRIPT.write_text(PEER_CODE)
     return call_peer({"mode": "versions"}, timeout=300)
-
-
-def _run(command: list[str], what: str) -> None:
-    done = subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr, check=False)
-    if done.returncode != 0:
-        raise BenchFailed(f"{what} failed (exit status {done.returncode})")
 
 
 def call_peer(job: dict[str, Any], *, timeout: float) -> dict[str, Any]:

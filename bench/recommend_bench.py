@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -60,11 +59,11 @@ from patron.errors import PatronError
 from patron.recommend.baskets import Baskets, from_lines, split_last
 from patron.recommend.catalogue import plain
 from patron.recommend.evaluation import Scores, evaluate, score
+from peers import PEERS, BenchFailed, ensure_venv, python_of
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 DATA = BENCH / ".data"
-PEERS = BENCH / ".peers"
 PEER_VENV = PEERS / "recommend"
 WORKER = BENCH / "recommend_worker.py"
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -111,44 +110,22 @@ PARTS = ("overall", "new")
 ACCURACY_METHODS = {**METHODS, "popularity": "popularity", "own + popularity": "own+popular"}
 
 
-class BenchFailed(Exception):
-    """The work failed (not a missed target): the run ends with exit status 1."""
-
-
 # --- the peers' virtual environment and the worker processes --------------------------------
 
 
 def _peer_python() -> Path:
-    return PEER_VENV / "bin" / "python"
+    return python_of(PEER_VENV)
 
 
 def ensure_peer() -> dict[str, str]:
     """The peers' virtual environment, made (or remade, when the pins changed) as needed;
     returns the versions it runs with."""
-    stamp = PEER_VENV / ".bench-requirements"
-    wanted = "\n".join(PEER_REQUIREMENTS) + "\n"
-    if not (stamp.is_file() and stamp.read_text() == wanted and _peer_python().exists()):
-        _progress(f"making the peers' virtual environment in {PEER_VENV} (once)")
-        shutil.rmtree(PEER_VENV, ignore_errors=True)
-        PEERS.mkdir(parents=True, exist_ok=True)
-        _run([sys.executable, "-m", "venv", str(PEER_VENV)], "python -m venv")
-        pip = [
-            str(_peer_python()),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ]
-        _run([*pip, *PEER_REQUIREMENTS], "pip install " + " ".join(PEER_REQUIREMENTS))
-        stamp.write_text(wanted)
+    ensure_venv(
+        PEER_VENV.name,
+        PEER_REQUIREMENTS,
+        say=f"[recommend_bench] making the peers' virtual environment in {PEER_VENV} (once)",
+    )
     return call_worker(_peer_python(), {"method": "versions"})
-
-
-def _run(command: list[str], what: str) -> None:
-    done = subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr, check=False)
-    if done.returncode != 0:
-        raise BenchFailed(f"{what} failed (exit status {done.returncode})")
 
 
 def call_worker(python: Path, job: dict[str, Any]) -> dict[str, Any]:

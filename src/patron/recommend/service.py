@@ -53,6 +53,20 @@ from patron.recommend.schemas import (
 from patron.recommend.upsell import upsell
 
 Step = Callable[[str], None]
+PRODUCT_COLUMNS = (  # what a catalogue needs of a product (``_catalogue_of``)
+    Product.id,
+    Product.sku,
+    Product.name,
+    Product.category,
+    Product.brand,
+    Product.creator,
+    Product.price,
+    Product.unit_cost,
+    Product.active,
+    Product.is_partner,
+    Product.partner_name,
+    Product.replenishable,
+)
 DAY = 86_400.0
 
 
@@ -287,22 +301,7 @@ def _product_ids(session: Session) -> np.ndarray:
 
 def _catalogue(session: Session, *, exclude: Sequence[str]) -> Catalogue:
     """Every product, coded in SKU order; excluded SKUs are inactive."""
-    rows = session.execute(
-        select(
-            Product.id,
-            Product.sku,
-            Product.name,
-            Product.category,
-            Product.brand,
-            Product.creator,
-            Product.price,
-            Product.unit_cost,
-            Product.active,
-            Product.is_partner,
-            Product.partner_name,
-            Product.replenishable,
-        ).order_by(Product.sku)
-    ).all()
+    rows = session.execute(select(*PRODUCT_COLUMNS).order_by(Product.sku)).all()
     return _catalogue_of(rows, exclude=exclude)
 
 
@@ -444,22 +443,7 @@ def _local(
     extra = _extra_products(session, fitted, own, kind)
     universe = sorted(own | {r.neighbour_id for r in neighbour_rows} | set(popular) | extra)
     code_of = {product_id: code for code, product_id in enumerate(universe)}
-    products = session.execute(
-        select(
-            Product.id,
-            Product.sku,
-            Product.name,
-            Product.category,
-            Product.brand,
-            Product.creator,
-            Product.price,
-            Product.unit_cost,
-            Product.active,
-            Product.is_partner,
-            Product.partner_name,
-            Product.replenishable,
-        ).where(Product.id.in_(universe))
-    ).all()
+    products = session.execute(select(*PRODUCT_COLUMNS).where(Product.id.in_(universe))).all()
     by_id = {r.id: r for r in products}
     settings = RecommendSettings.model_validate(fitted.settings)
     catalogue = _catalogue_of([by_id[p] for p in universe], exclude=settings.exclude)
