@@ -86,6 +86,18 @@ def customer_ref(session: Session, *, key: str) -> CustomerRef:
     return CustomerRef(*found)
 
 
+def customer_by_number(session: Session, *, customer_id: int) -> CustomerPublic:
+    """The customer with Patron's number ``customer_id`` (pages' forms post the number)."""
+    found = session.get(Customer, customer_id) if 0 < customer_id <= _LARGEST_ID else None
+    if found is None:
+        raise NotFound(
+            f"no customer with number {customer_id}",
+            code="customers.not_found",
+            details={"customer_id": customer_id},
+        )
+    return CustomerPublic.model_validate(found)
+
+
 def find_customer(session: Session, *, key: str) -> CustomerPublic:
     """The customer whose external id is ``key``, else whose Patron number is ``key``.
 

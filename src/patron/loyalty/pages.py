@@ -24,11 +24,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.access.schemas import SignedIn
-from patron.customers.models import Customer
+from patron.customers import service as customers
 from patron.customers.pages import CUSTOMER_360, customer_href, customer_key
 from patron.customers.schemas import CustomerPublic
 from patron.db import utcnow
-from patron.errors import NotFound, PatronError
+from patron.errors import PatronError
 from patron.loyalty import reading, service, setup
 from patron.loyalty.member_view import MemberView, digits, member_view
 from patron.loyalty.models import AuditRecord, Event, Programme, Reward
@@ -466,14 +466,7 @@ def _catalogue(session: Session, programme_id: int) -> list[tuple[Reward, Reward
 
 
 def _customer(session: Session, customer_id: int) -> CustomerPublic:
-    found = session.get(Customer, customer_id) if 0 < customer_id <= LARGEST_ID else None
-    if found is None:
-        raise NotFound(
-            f"no customer with number {customer_id}",
-            code="customers.not_found",
-            details={"customer_id": customer_id},
-        )
-    return CustomerPublic.model_validate(found)
+    return customers.customer_by_number(session, customer_id=customer_id)
 
 
 def _whole(raw: str) -> int | None:

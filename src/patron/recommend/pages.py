@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.access.schemas import SignedIn
-from patron.customers.models import Customer, Product
+from patron.customers import service as customers
+from patron.customers.models import Product
 from patron.customers.pages import CUSTOMER_360, customer_href
 from patron.customers.schemas import CustomerPublic
 from patron.db import utcnow
-from patron.errors import NotFound, PatronError
+from patron.errors import PatronError
 from patron.recommend import service
 from patron.recommend.schemas import BlockPublic, Kind, RecommendationsPublic
 from patron.web.deps import SessionDep, csrf, page
@@ -40,7 +41,6 @@ router = APIRouter(include_in_schema=False)
 SHOWN = 5  # offers of each kind on the 360
 SKU_MAX = 64
 REASON_MAX = 200
-LARGEST_ID = 2**31 - 1  # customers.id is a 32-bit INTEGER on PostgreSQL
 KINDS = {
     Kind.cross: (N_("Cross-selling"), N_("What goes with what this customer buys.")),
     Kind.up: (N_("Upselling"), N_("The premium alternative in a category they buy from.")),
@@ -218,14 +218,7 @@ def _back(
 
 
 def _customer(session: Session, customer_id: int) -> CustomerPublic:
-    found = session.get(Customer, customer_id) if 0 < customer_id <= LARGEST_ID else None
-    if found is None:
-        raise NotFound(
-            f"no customer with number {customer_id}",
-            code="customers.not_found",
-            details={"customer_id": customer_id},
-        )
-    return CustomerPublic.model_validate(found)
+    return customers.customer_by_number(session, customer_id=customer_id)
 
 
 # --- the fit --------------------------------------------------------------------------------
