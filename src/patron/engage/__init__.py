@@ -1,0 +1,1 @@
+"""Engagement: segments, campaigns, holdout groups and the uplift they measure."""
