@@ -1,0 +1,135 @@
+"""Segments on the store: the fields a segment may name, and who is in one right now.
+
+A segment is evaluated when it is used (dynamic), over one row per customer: the customer's
+own attributes, the scores of the newest analytics snapshot (ABC class, P(alive), CLV, phase…)
+and the current consent per channel for marketing (``consent.email`` …). The global control
+group is not a field: campaigns leave it out when they send (``holdout.in_control_group``),
+whatever the segment says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy.orm import Session
+
+from patron.analytics.columns import SCORES
+from patron.analytics.snapshots import CustomerScore, latest_snapshot
+from patron.customers.models import CONSENT_CHANNELS, Consent, Customer
+from patron.engage.segment_sql import where
+from patron.engage.segments import Field, Segment, Type, parse
+
+SAMPLE = 10
+CUSTOMER_FIELDS = (
+    Field("id", Type.number, "Patron's customer number"),
+    Field("external_id", Type.text, "the shop's customer id"),
+    Field("kind", Type.text, "person or organisation"),
+    Field("name", Type.text, "name"),
+    Field("email", Type.text, "e-mail address"),
+    Field("language", Type.text, "language code: de, en, nb …"),
+    Field("country", Type.text, "country"),
+    Field("city", Type.text, "city"),
+    Field("birthday", Type.date, "date of birth"),
+    Field("acquisition_channel", Type.text, "how the customer came"),
+    Field("created_at", Type.date, "when the customer was recorded"),
+)
+SCORE_TYPES = {"string": Type.text, "int64": Type.number, "float64": Type.number, "date": Type.date}
+
+
+def catalogue() -> dict[str, Field]:
+    """Every field a segment may name, with its type and meaning."""
+    fields = list(CUSTOMER_FIELDS)
+    fields += [
+        Field(column.name, SCORE_TYPES[column.type], column.meaning)
+        for column in SCORES
+        if column.name != "customer_id"
+    ]
+    fields.append(Field("unprofitable", Type.boolean, "profit below zero"))
+    fields += [
+        Field(f"consent.{channel}", Type.boolean, f"agreed to marketing by {channel}")
+        for channel in CONSENT_CHANNELS
+    ]
+    return {field.name: field for field in fields}
+
+
+@dataclass(frozen=True)
+class Preview:
+    count: int
+    sample: list[dict[str, Any]]  # id, external_id, name, email of the first customers
+    snapshot_id: int | None  # the scores it read; None before the first analysis
+
+
+def compile_segment(text: str) -> Segment:
+    """Parse and check a segment (``SegmentError`` points at the column when it is wrong)."""
+    return parse(text, catalogue())
+
+
+def members(session: Session, segment: Segment) -> Select[tuple[int]]:
+    """A query of the ids of the customers in ``segment`` right now."""
+    columns, query = _base(session, segment)
+    return query.where(where(segment, columns)).order_by(Customer.id)
+
+
+def preview(session: Session, *, text: str, sample: int = SAMPLE) -> Preview:
+    """How many customers a segment holds now, and the first few of them."""
+    segment = compile_segment(text)
+    ids = members(session, segment).subquery()
+    count = session.scalar(select(func.count()).select_from(ids)) or 0
+    rows = session.execute(
+        select(Customer.id, Customer.external_id, Customer.name, Customer.email)
+        .join(ids, ids.c.id == Customer.id)
+        .order_by(Customer.id)
+        .limit(sample)
+    ).all()
+    snapshot = latest_snapshot(session)
+    return Preview(
+        count=int(count),
+        sample=[dict(row._mapping) for row in rows],
+        snapshot_id=None if snapshot is None else snapshot.id,
+    )
+
+
+def _base(
+    session: Session, segment: Segment
+) -> tuple[Mapping[str, ColumnElement[Any]], Select[Any]]:
+    """The one-row-per-customer query a segment filters, joining only what it reads."""
+    query = select(Customer.id)
+    columns: dict[str, ColumnElement[Any]] = {
+        field.name: getattr(Customer, field.name) for field in CUSTOMER_FIELDS
+    }
+    score_names = {column.name for column in SCORES} | {"unprofitable"}
+    if segment.fields & score_names:
+        snapshot = latest_snapshot(session)
+        snapshot_id = -1 if snapshot is None else snapshot.id  # no snapshot: every score missing
+        query = query.outerjoin(
+            CustomerScore,
+            (CustomerScore.customer_id == Customer.id) & (CustomerScore.snapshot_id == snapshot_id),
+        )
+        columns |= {
+            name: getattr(CustomerScore, name)
+            for name in score_names
+            if hasattr(CustomerScore, name) and name != "customer_id"
+        }
+    for channel in CONSENT_CHANNELS:
+        columns[f"consent.{channel}"] = _consent(channel)
+    return columns, query
+
+
+def _consent(channel: str) -> ColumnElement[Any]:
+    """The latest marketing consent event on ``channel`` (False when there is none)."""
+    latest = (
+        select(Consent.granted)
+        .where(
+            Consent.customer_id == Customer.id,
+            Consent.channel == channel,
+            Consent.purpose == "marketing",
+        )
+        .order_by(Consent.recorded_at.desc(), Consent.id.desc())
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, false())
