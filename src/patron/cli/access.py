@@ -7,18 +7,16 @@ never appear on the command line, where other users of the machine could see the
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from patron.access.permissions import API_KEY_SCOPES, ROLES
-from patron.cli.output import JSON_OPTION, print_json, runtime
+from patron.cli import output
+from patron.cli.output import JSON_OPTION, in_session, print_json
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
-    from sqlalchemy.orm import Session
+    pass
 
 T = TypeVar("T")
 
@@ -47,7 +45,7 @@ def create_user(
 
     check_role(role)  # before the password prompt, so a typo costs no typing
     password = _read_password(password_stdin)
-    user = _run(
+    user = in_session(
         lambda session: service.create_user(
             session, email=email, password=password, role=role, name=name, language=language
         )
@@ -55,7 +53,9 @@ def create_user(
     if json_output:
         print_json(user)
     else:
-        _console().print(f"Created user [bold]{user.email}[/] ({user.role}), number {user.id}.")
+        output.console().print(
+            f"Created user [bold]{user.email}[/] ({user.role}), number {user.id}."
+        )
 
 
 @users_app.command("set-password")
@@ -67,8 +67,8 @@ def set_password(
     from patron.access import service
 
     password = _read_password(password_stdin)
-    user = _run(lambda session: service.set_password(session, email=email, password=password))
-    _console().print(f"New password set for [bold]{user.email}[/].")
+    user = in_session(lambda session: service.set_password(session, email=email, password=password))
+    output.console().print(f"New password set for [bold]{user.email}[/].")
 
 
 @users_app.command("list")
@@ -76,11 +76,13 @@ def list_users(json_output: bool = JSON_OPTION) -> None:
     """List every user with role, language and last sign-in."""
     from patron.access import service
 
-    found = _run(service.list_users)
+    found = in_session(service.list_users)
     if json_output:
         print_json(found)
         return
-    table = _table("Users", "#", "e-mail", "name", "role", "language", "active", "last sign-in")
+    table = output.table(
+        "Users", "#", "e-mail", "name", "role", "language", "active", "last sign-in"
+    )
     for user in found.data:
         table.add_row(
             str(user.id),
@@ -91,7 +93,7 @@ def list_users(json_output: bool = JSON_OPTION) -> None:
             "yes" if user.active else "no",
             _when(user.last_sign_in_at),
         )
-    _console().print(table)
+    output.console().print(table)
 
 
 @keys_app.command("create")
@@ -108,18 +110,18 @@ def create_key(
     from patron.access import service
     from patron.access.schemas import ApiKeyCreated
 
-    key, token = _run(
+    key, token = in_session(
         lambda session: service.create_api_key(session, name=name, scopes=scopes.split(","))
     )
     warning = "Copy the token now: it will not be shown again (Patron stores only its hash)."
     if json_output:
         print_json(ApiKeyCreated(key=key, token=token))
     else:
-        console = _console()
+        console = output.console()
         console.print(f"Created API key [bold]{key.name}[/] (prefix {key.prefix}) with scopes:")
         console.print("  " + ", ".join(key.scopes))
         typer.echo(token)
-    _console(stderr=True).print(f"[bold yellow]warning[/] {warning}")
+    output.console(stderr=True).print(f"[bold yellow]warning[/] {warning}")
 
 
 @keys_app.command("list")
@@ -127,11 +129,11 @@ def list_keys(json_output: bool = JSON_OPTION) -> None:
     """List API keys by prefix, with scopes, last use and revocation (never their secrets)."""
     from patron.access import service
 
-    found = _run(service.list_api_keys)
+    found = in_session(service.list_api_keys)
     if json_output:
         print_json(found)
         return
-    table = _table("API keys", "prefix", "name", "scopes", "created", "last used", "revoked")
+    table = output.table("API keys", "prefix", "name", "scopes", "created", "last used", "revoked")
     for key in found.data:
         table.add_row(
             key.prefix,
@@ -141,7 +143,7 @@ def list_keys(json_output: bool = JSON_OPTION) -> None:
             _when(key.last_used_at),
             _when(key.revoked_at),
         )
-    _console().print(table)
+    output.console().print(table)
 
 
 @keys_app.command("revoke")
@@ -153,11 +155,11 @@ def revoke_key(
     from patron.access import service
     from patron.db import utcnow
 
-    key = _run(lambda session: service.revoke_api_key(session, prefix=prefix, now=utcnow()))
+    key = in_session(lambda session: service.revoke_api_key(session, prefix=prefix, now=utcnow()))
     if json_output:
         print_json(key)
     else:
-        _console().print(f"Revoked API key [bold]{key.name}[/] (prefix {key.prefix}).")
+        output.console().print(f"Revoked API key [bold]{key.name}[/] (prefix {key.prefix}).")
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -167,33 +169,7 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _run(work: Callable[[Session], T]) -> T:
-    """Run one use case on a fresh session (the service commits its own writes)."""
-    rt = runtime()
-    try:
-        with rt.sessions()() as session:
-            return work(session)
-    finally:
-        if "engine" in vars(rt):  # built (cached) only once settings loaded
-            rt.engine.dispose()
-
-
 def _when(value: object) -> str:
     from datetime import datetime
 
     return f"{value:%Y-%m-%d %H:%M} UTC" if isinstance(value, datetime) else ""
-
-
-def _console(*, stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(highlight=False, stderr=stderr)
-
-
-def _table(title: str, *columns: str) -> Table:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", title_style="bold")
-    for column in columns:
-        table.add_column(column, justify="right" if column == "#" else "left")
-    return table

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from patron.cli.output import JSON_OPTION, print_json, runtime
+from patron.cli import output
+from patron.cli.output import JSON_OPTION, in_session, print_json, runtime
 
 if TYPE_CHECKING:
     from datetime import datetime, tzinfo
     from decimal import Decimal
 
-    from rich.console import Console, RenderableType
+    from rich.console import RenderableType
     from rich.table import Table
     from sqlalchemy.orm import Session
 
@@ -108,38 +109,13 @@ def stats(json_output: bool = JSON_OPTION) -> None:
 
 
 def _read(work: Callable[[Session], T]) -> tuple[T, tzinfo]:
-    """Run one read use case on a fresh session; also return the shop's time zone for display."""
+    """Run one use case on a fresh session; also return the shop's time zone for display."""
     rt = runtime()
-    try:
-        with rt.sessions()() as session:
-            return work(session), rt.settings.tz
-    finally:
-        if "engine" in vars(rt):  # built (cached) only once settings loaded
-            rt.engine.dispose()
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    return Console(highlight=False)
-
-
-def _table(title: str, *columns: str) -> Table:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", title_style="bold")
-    for column in columns:
-        numeric = column in NUMERIC_COLUMNS
-        table.add_column(
-            column,
-            justify="right" if numeric else "left",
-            no_wrap=numeric or column in WHEN_COLUMNS,
-        )
-    return table
+    return in_session(work, rt), rt.settings.tz
 
 
 def _print_360(view: Customer360Public, zone: tzinfo) -> None:
-    console = _console()
+    console = output.console()
     console.print(_profile(view.profile, zone))
     for table in (
         _consent(view.consent, zone),
@@ -238,7 +214,7 @@ def _interactions(interactions: list[InteractionPublic], zone: tzinfo) -> Render
 
 
 def _print_list(found: CustomersPublic, *, page: int, per_page: int, zone: tzinfo) -> None:
-    console = _console()
+    console = output.console()
     if not found.data:
         console.print(
             f"page {page} is past the end: {found.count} customers match"
@@ -265,7 +241,7 @@ def _print_stats(counts: StoreStats) -> None:
     table = _table("Knowledge store", "what", "count")
     for field, label in STAT_LABELS.items():
         table.add_row(label, f"{getattr(counts, field):,}")
-    _console().print(table)
+    output.console().print(table)
 
 
 def _or_none(table: Table, message: str) -> RenderableType:
@@ -289,3 +265,9 @@ def _money(value: Decimal) -> str:
 
 def _quantity(value: Decimal) -> str:
     return f"{value.normalize():f}"
+
+
+def _table(title: str, *columns: str) -> Table:
+    return output.table(
+        title, *columns, right=NUMERIC_COLUMNS, no_wrap=NUMERIC_COLUMNS | WHEN_COLUMNS
+    )

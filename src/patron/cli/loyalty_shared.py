@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from patron.cli.output import runtime
+from patron.cli.output import in_session, runtime
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -34,12 +34,7 @@ NUMERIC = frozenset({"#", "points", "balance", "debt", "cost", "stock", "members
 def run(work: Callable[[Session], T]) -> tuple[T, tzinfo]:
     """Run one use case on a fresh session; also return the shop's time zone for display."""
     rt = runtime()
-    try:
-        with rt.sessions()() as session:
-            return work(session), rt.settings.tz
-    finally:
-        if "engine" in vars(rt):  # built (cached) only once settings loaded
-            rt.engine.dispose()
+    return in_session(work, rt), rt.settings.tz
 
 
 def programme_code(session: Session, given: str | None) -> str:

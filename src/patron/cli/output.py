@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from patron.config import Settings
 
+T = TypeVar("T")
 JSON_OPTION = typer.Option(False, "--json", help="Print exactly one JSON document.")
 
 
@@ -47,9 +50,49 @@ class Runtime:
             ensure_current(self.engine)
         return session_factory(self.engine)
 
+    def close(self) -> None:
+        """Release the engine's connections, if the command got as far as building it."""
+        if "engine" in vars(self):
+            self.engine.dispose()
+
 
 def runtime() -> Runtime:
     return Runtime(overrides={})
+
+
+def console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, stderr=stderr)
+
+
+def table(
+    title: str,
+    *columns: str,
+    right: Collection[str] = ("#",),
+    no_wrap: Collection[str] = (),
+) -> Table:
+    """A Rich table with the house style: the title on the left, ``right`` columns (numbers)
+    right-aligned, ``no_wrap`` columns kept on one line."""
+    from rich.table import Table
+
+    built = Table(title=title, title_justify="left", title_style="bold")
+    for column in columns:
+        built.add_column(
+            column, justify="right" if column in right else "left", no_wrap=column in no_wrap
+        )
+    return built
+
+
+def in_session(work: Callable[[Session], T], rt: Runtime | None = None) -> T:
+    """Run one use case on a fresh session (the service commits its own writes), then release
+    the engine."""
+    rt = rt or runtime()
+    try:
+        with rt.sessions()() as session:
+            return work(session)
+    finally:
+        rt.close()
 
 
 def _default(value: Any) -> Any:

@@ -98,8 +98,7 @@ def fit(
         with sessions() as session:
             public = service.fit_public(session)
     finally:
-        if "engine" in vars(rt):  # built (cached) only once settings loaded
-            rt.engine.dispose()
+        rt.close()
     if json_output:
         print_json(_fit_document(summary, public))
     else:

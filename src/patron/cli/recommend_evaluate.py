@@ -114,8 +114,7 @@ def _store(exclude: list[str] | None) -> tuple[Baskets, Catalogue, RecommendSett
             settings = settings.model_copy(update={"exclude": exclude})
         baskets, catalogue = service.store_baskets(rt.engine, exclude=settings.exclude)
     finally:
-        if "engine" in vars(rt):  # built (cached) only once settings loaded
-            rt.engine.dispose()
+        rt.close()
     return baskets, catalogue, settings
 
 

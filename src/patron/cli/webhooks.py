@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from patron.cli.output import JSON_OPTION, print_json, runtime
+from patron.cli import output
+from patron.cli.output import JSON_OPTION, in_session, print_json
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.table import Table
-    from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -36,7 +34,7 @@ def add(
     """Add an endpoint and print its signing secret, which the receiver needs to check requests."""
     from patron.outbox import service
 
-    endpoint = _run(
+    endpoint = in_session(
         lambda session: service.add_endpoint(
             session, url=url, topics=topics, secret=secret, description=description
         )
@@ -44,13 +42,13 @@ def add(
     if json_output:
         print_json(endpoint)
     else:
-        console = _console()
+        console = output.console()
         console.print(
             f"Added webhook endpoint [bold]{endpoint.id}[/] {endpoint.url} for "
             f"{', '.join(endpoint.topics)}. Its signing secret:"
         )
         typer.echo(endpoint.secret)
-    _console(stderr=True).print(
+    output.console(stderr=True).print(
         "[bold yellow]note[/] Give the secret to the receiver: it checks the Patron-Signature "
         "header with it. `patron webhooks list --show-secret` shows it again."
     )
@@ -66,7 +64,7 @@ def list_endpoints(
     """List the endpoints with their topics (secrets only with --show-secret)."""
     from patron.outbox import service
 
-    found = _run(lambda session: service.list_endpoints(session, with_secrets=show_secret))
+    found = in_session(lambda session: service.list_endpoints(session, with_secrets=show_secret))
     if json_output:
         print_json(found)
         return
@@ -82,7 +80,7 @@ def list_endpoints(
             _when(endpoint.created_at),
             *([endpoint.secret or ""] if show_secret else []),
         )
-    _console().print(table)
+    output.console().print(table)
 
 
 @app.command("remove")
@@ -93,11 +91,11 @@ def remove(
     """Stop sending to an endpoint; deliveries still pending for it are given up."""
     from patron.outbox import service
 
-    endpoint = _run(lambda session: service.remove_endpoint(session, endpoint_id=endpoint_id))
+    endpoint = in_session(lambda session: service.remove_endpoint(session, endpoint_id=endpoint_id))
     if json_output:
         print_json(endpoint)
     else:
-        _console().print(f"Removed webhook endpoint [bold]{endpoint.id}[/] {endpoint.url}.")
+        output.console().print(f"Removed webhook endpoint [bold]{endpoint.id}[/] {endpoint.url}.")
 
 
 @app.command("deliveries")
@@ -109,7 +107,7 @@ def deliveries(
     """List the newest deliveries: status, attempts, the last answer and the next try."""
     from patron.outbox import service
 
-    found = _run(lambda session: service.list_deliveries(session, status=status, limit=limit))
+    found = in_session(lambda session: service.list_deliveries(session, status=status, limit=limit))
     if json_output:
         print_json(found)
         return
@@ -129,7 +127,7 @@ def deliveries(
             _when(delivery.next_attempt_at),
             _when(delivery.delivered_at),
         )
-    _console().print(table)
+    output.console().print(table)
 
 
 @app.command("retry")
@@ -141,24 +139,15 @@ def retry(
     from patron.db import utcnow
     from patron.outbox import service
 
-    delivery = _run(lambda session: service.retry(session, delivery_id=delivery_id, now=utcnow()))
+    delivery = in_session(
+        lambda session: service.retry(session, delivery_id=delivery_id, now=utcnow())
+    )
     if json_output:
         print_json(delivery)
     else:
-        _console().print(
+        output.console().print(
             f"Delivery [bold]{delivery.id}[/] is pending again; `patron worker` sends it."
         )
-
-
-def _run(work: Callable[[Session], T]) -> T:
-    """Run one use case on a fresh session (the service commits its own writes)."""
-    rt = runtime()
-    try:
-        with rt.sessions()() as session:
-            return work(session)
-    finally:
-        if "engine" in vars(rt):
-            rt.engine.dispose()
 
 
 def _when(value: object) -> str:
@@ -167,16 +156,5 @@ def _when(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S} UTC" if isinstance(value, datetime) else ""
 
 
-def _console(*, stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(highlight=False, stderr=stderr)
-
-
 def _table(title: str, *columns: str) -> Table:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", title_style="bold")
-    for column in columns:
-        table.add_column(column, justify="right" if column in ("#", "attempts") else "left")
-    return table
+    return output.table(title, *columns, right=("#", "attempts"))

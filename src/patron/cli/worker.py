@@ -102,7 +102,7 @@ def worker(
     except KeyboardInterrupt:
         console.print("Worker stopped.")
     finally:
-        rt.engine.dispose()
+        rt.close()
 
 
 def _round(
