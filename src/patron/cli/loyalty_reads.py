@@ -18,14 +18,7 @@ def balance(
     from patron.db import utcnow
     from patron.loyalty import reading
 
-    found, zone = shared.run(
-        lambda session: reading.balance(
-            session,
-            programme_code=shared.programme_code(session, programme),
-            customer=customer,
-            now=utcnow(),
-        )
-    )
+    found, zone = shared.member_read(reading.balance, programme, customer, now=utcnow())
     if json_output:
         print_json(found)
         return
@@ -53,14 +46,8 @@ def statement(
     """A member's entries, newest first, each with the balance after it."""
     from patron.loyalty import reading
 
-    found, zone = shared.run(
-        lambda session: reading.statement(
-            session,
-            programme_code=shared.programme_code(session, programme),
-            customer=customer,
-            page=page,
-            per_page=per_page,
-        )
+    found, zone = shared.member_read(
+        reading.statement, programme, customer, page=page, per_page=per_page
     )
     if json_output:
         print_json(found)
@@ -91,14 +78,7 @@ def progress(
     from patron.db import utcnow
     from patron.loyalty import reading
 
-    found, zone = shared.run(
-        lambda session: reading.progress(
-            session,
-            programme_code=shared.programme_code(session, programme),
-            customer=customer,
-            now=utcnow(),
-        )
-    )
+    found, zone = shared.member_read(reading.progress, programme, customer, now=utcnow())
     if json_output:
         print_json(found)
         return

@@ -37,6 +37,21 @@ def run(work: Callable[[Session], T]) -> tuple[T, tzinfo]:
     return in_session(work, rt), rt.settings.tz
 
 
+def member_read(
+    read: Callable[..., T], programme: str | None, customer: str, **options: Any
+) -> tuple[T, tzinfo]:
+    """One member's reading (``reading.balance``, ``statement``, ``progress``) in the
+    programme given, or the only one there is; with the shop's time zone."""
+    return run(
+        lambda session: read(
+            session,
+            programme_code=programme_code(session, programme),
+            customer=customer,
+            **options,
+        )
+    )
+
+
 def programme_code(session: Session, given: str | None) -> str:
     """The programme asked for, or the only one there is."""
     if given is not None:
