@@ -174,32 +174,31 @@ def compare(
         )
     if treatment.variance is None or holdout.variance is None:
         few = treatment if treatment.variance is None else holdout
-        reason = f"fewer than 2 customers in {few.group!r} ({few.n}): no interval"
-        return _without_interval(metric, treatment, holdout, confidence, reason)
+        return _without_interval(
+            metric,
+            treatment,
+            holdout,
+            confidence,
+            f"fewer than 2 customers in {few.group!r} ({few.n}): no interval",
+        )
     difference = treatment.mean - holdout.mean
     incremental = difference * treatment.n
     a, b = treatment.variance / treatment.n, holdout.variance / holdout.n
+    t: float | None = None
+    df: float | None = None
+    reason = None
     if a + b == 0:
-        return Uplift(
-            metric=metric,
-            treatment=treatment,
-            holdout=holdout,
-            confidence=confidence,
-            difference=difference,
-            interval=(difference, difference),
-            t=None,
-            df=None,
-            p_value=1.0 if difference == 0 else 0.0,
-            incremental=incremental,
-            incremental_interval=(incremental, incremental),
-            reason="no variation in either group: the interval has zero width",
-        )
-    se = math.sqrt(a + b)
-    # Welch–Satterthwaite: the t distribution's degrees of freedom for unequal variances.
-    df = (a + b) ** 2 / (a**2 / (treatment.n - 1) + b**2 / (holdout.n - 1))
-    t = difference / se
-    half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
-    low, high = difference - half, difference + half
+        low = high = difference
+        p_value = 1.0 if difference == 0 else 0.0
+        reason = "no variation in either group: the interval has zero width"
+    else:
+        se = math.sqrt(a + b)
+        # Welch–Satterthwaite: the t distribution's degrees of freedom for unequal variances.
+        df = (a + b) ** 2 / (a**2 / (treatment.n - 1) + b**2 / (holdout.n - 1))
+        t = difference / se
+        half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
+        low, high = difference - half, difference + half
+        p_value = float(2 * stats.t.sf(abs(t), df))
     return Uplift(
         metric=metric,
         treatment=treatment,
@@ -209,9 +208,10 @@ def compare(
         interval=(low, high),
         t=t,
         df=df,
-        p_value=float(2 * stats.t.sf(abs(t), df)),
+        p_value=p_value,
         incremental=incremental,
         incremental_interval=(low * treatment.n, high * treatment.n),
+        reason=reason,
     )
 
 
