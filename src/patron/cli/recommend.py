@@ -110,10 +110,7 @@ def _settings(session: Session, given: dict[str, Any], *, reset: bool) -> Recomm
     from patron.recommend import service
     from patron.recommend.schemas import RecommendSettings
 
-    previous = None if reset else service.latest_fit(session)
-    current = (
-        RecommendSettings.model_validate(previous.settings) if previous else RecommendSettings()
-    )
+    current = RecommendSettings() if reset else service.settings_in_force(session)
     changes = {name: value for name, value in given.items() if value is not None}
     return shared.request(RecommendSettings, **(current.model_dump() | changes))
 

@@ -101,15 +101,11 @@ def excluded(skus: list[str] | None, path: Path | None) -> list[str] | None:
 
 def _store(exclude: list[str] | None) -> tuple[Baskets, Catalogue, RecommendSettings]:
     from patron.recommend import service
-    from patron.recommend.schemas import RecommendSettings
 
     rt = runtime()
     try:
         with rt.sessions()() as session:
-            fitted = service.latest_fit(session)
-            settings = (
-                RecommendSettings.model_validate(fitted.settings) if fitted else RecommendSettings()
-            )
+            settings = service.settings_in_force(session)
         if exclude is not None:
             settings = settings.model_copy(update={"exclude": exclude})
         baskets, catalogue = service.store_baskets(rt.engine, exclude=settings.exclude)

@@ -23,7 +23,7 @@ from patron.recommend.associations import (
     customer_products,
     top_per_row,
 )
-from patron.recommend.baskets import Baskets, baskets_per_customer
+from patron.recommend.baskets import Baskets, baskets_per_customer, last_basket
 from patron.recommend.catalogue import Catalogue
 
 HALF_LIFE_DAYS = 90.0  # how fast a purchase stops counting for "what they like"
@@ -151,7 +151,7 @@ def candidates(
     return Candidates(
         customer,
         product,
-        _features(own, knowledge, customer, product, moment, counts, association, after_last),
+        _features(own, knowledge, customer, product, moment, counts, last, association, after_last),
     )
 
 
@@ -193,6 +193,7 @@ def _features(
     product: np.ndarray,
     moment: np.ndarray,
     counts: sp.csr_matrix,
+    last: sp.csr_matrix,
     association: sp.csr_matrix,
     after_last: sp.csr_matrix,
 ) -> np.ndarray:
@@ -208,7 +209,7 @@ def _features(
     gap = np.nan_to_num(now - customer_last[customer], nan=0.0)
     rate = stats.repurchase_rate[product]
     recent = stats.trend[product]
-    in_last = lookup(_last_basket_pairs(own), customer, product)
+    in_last = lookup(last, customer, product)
     same = [
         _attribute_overlap(counts, attribute, customer, product)
         for attribute in (catalogue.creator, catalogue.brand, catalogue.category)
@@ -295,12 +296,10 @@ def _weighted(baskets: Baskets, values: np.ndarray, reduce: str = "sum") -> sp.c
 
 
 def _last_basket_pairs(baskets: Baskets) -> sp.csr_matrix:
+    """1 for each product in each customer's latest basket."""
     if len(baskets) == 0:
         return sp.csr_matrix((baskets.n_customers, baskets.n_products))
-    order = np.lexsort((baskets.basket, baskets.time, baskets.customer))
-    last = np.full(baskets.n_customers, -1, dtype=np.int64)
-    last[baskets.customer[order]] = baskets.basket[order]
-    mask = baskets.basket == last[baskets.customer]
+    mask = baskets.basket == last_basket(baskets)[baskets.customer]
     return _weighted(baskets.take(mask), np.ones(int(mask.sum())))
 
 

@@ -96,13 +96,7 @@ def fit(
     started = time.perf_counter()
     step = progress or (lambda _message: None)
     with Session(engine) as session:
-        if settings is None:
-            previous = latest_fit(session)
-            settings = (
-                RecommendSettings.model_validate(previous.settings)
-                if previous
-                else RecommendSettings()
-            )
+        settings = settings or settings_in_force(session)
         product_ids = _product_ids(session)
     step("reading orders")
     catalogue_codes, catalogue = store_baskets(engine, exclude=settings.exclude)
@@ -126,6 +120,12 @@ def latest_fit(session: Session) -> RecommendationFit | None:
     return session.scalars(
         select(RecommendationFit).order_by(RecommendationFit.id.desc()).limit(1)
     ).first()
+
+
+def settings_in_force(session: Session) -> RecommendSettings:
+    """The business rules of the latest fit, or the defaults before the first one."""
+    fitted = latest_fit(session)
+    return RecommendSettings.model_validate(fitted.settings) if fitted else RecommendSettings()
 
 
 def fit_public(session: Session) -> FitPublic:
@@ -154,7 +154,7 @@ def recommendations(
     if session.get(Customer, customer_id) is None:
         raise NotFound(f"Customer {customer_id} does not exist.", code="customers.not_found")
     settings = RecommendSettings.model_validate(fitted.settings)
-    local = _local(session, fitted, customer_id, kind, now)
+    local = _local(session, fitted, settings, customer_id, kind, now)
     rules = Rules(
         kind="partner" if kind is Kind.partner else "cross",
         margin_floor=settings.margin_floor,
@@ -407,7 +407,12 @@ class _Local:
 
 
 def _local(
-    session: Session, fitted: RecommendationFit, customer_id: int, kind: Kind, now: datetime
+    session: Session,
+    fitted: RecommendationFit,
+    settings: RecommendSettings,
+    customer_id: int,
+    kind: Kind,
+    now: datetime,
 ) -> _Local:
     history_rows = session.execute(
         select(Order.id, Order.placed_at, OrderLine.product_id)
@@ -445,7 +450,6 @@ def _local(
     code_of = {product_id: code for code, product_id in enumerate(universe)}
     products = session.execute(select(*PRODUCT_COLUMNS).where(Product.id.in_(universe))).all()
     by_id = {r.id: r for r in products}
-    settings = RecommendSettings.model_validate(fitted.settings)
     catalogue = _catalogue_of([by_id[p] for p in universe], exclude=settings.exclude)
     stats = _stats(session, fitted, universe, code_of)
     n = len(universe)
