@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from enum import StrEnum
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +20,12 @@ class Environment(StrEnum):
     demo = "demo"
     test = "test"
     production = "production"
+
+
+class SmtpSecurity(StrEnum):
+    starttls = "starttls"
+    tls = "tls"
+    none = "none"
 
 
 class Settings(BaseSettings):
@@ -40,6 +47,48 @@ class Settings(BaseSettings):
     currency: str = Field(default="EUR", description="Currency of imported orders that name none.")
     host: str = Field(default="127.0.0.1", description="Address `patron serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `patron serve` listens on.")
+    shop_name: str = Field(default="Patron", description="The shop's name in messages and pages.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where customers reach this Patron: the base of unsubscribe and opt-in links.",
+    )
+    language: str = Field(
+        default="en", description="The shop's default language for messages (de, en, nb)."
+    )
+    email_from: str = Field(
+        default="Patron <shop@localhost>", description="The From: of every e-mail Patron sends."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail; without one, e-mail stays queued."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: SmtpSecurity = Field(
+        default=SmtpSecurity.starttls,
+        description="starttls (port 587), tls (implicit TLS, port 465) or none (a local relay).",
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP user name, if it asks for one.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    message_webhook_url: str | None = Field(
+        default=None,
+        description="Where the webhook channel posts messages (an SMS or push provider's bridge).",
+    )
+    message_webhook_secret: str | None = Field(
+        default=None, description="Key of the webhook channel's HMAC signature."
+    )
+    control_share: float = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="Share of customers in the global control group, who never get marketing.",
+    )
+    marketing_cap: int = Field(
+        default=2, ge=1, description="At most this many marketing messages per customer …"
+    )
+    marketing_cap_days: int = Field(default=7, ge=1, description="… in this many days.")
+    quiet_hours: str = Field(
+        default="21:00-08:00",
+        description="No marketing is sent in these hours of the customer's own time zone.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -59,6 +108,33 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
             ) from exc
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in ("de", "en", "nb"):
+            raise ValueError("must be one of de, en, nb")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// address")
+        return value.rstrip("/")
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if value == "":
+            return value
+        try:
+            start, end = value.split("-")
+            for part in (start, end):
+                time.fromisoformat(part)
+        except ValueError as exc:
+            raise ValueError("must be two times like 21:00-08:00, or empty for none") from exc
         return value
 
     @field_validator("currency")

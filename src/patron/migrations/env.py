@@ -8,6 +8,7 @@ import patron.access.models
 import patron.analytics.snapshots
 import patron.customers.models
 import patron.demo.models
+import patron.engage.models
 import patron.loyalty.models
 import patron.outbox.models
 import patron.recommend.models  # noqa: F401 - registers the tables on Base.metadata
