@@ -9,16 +9,17 @@ whatever the segment says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy import ColumnElement, Select, String, cast, false, func, select
 from sqlalchemy.orm import Session
 
 from patron.analytics.columns import SCORES
 from patron.analytics.snapshots import CustomerScore, latest_snapshot
 from patron.customers.models import CONSENT_CHANNELS, Consent, Customer
+from patron.engage.models import Suppression
 from patron.engage.segment_sql import where
 from patron.engage.segments import Field, Segment, Type, parse
 
@@ -133,3 +134,58 @@ def _consent(channel: str) -> ColumnElement[Any]:
         .scalar_subquery()
     )
     return func.coalesce(latest, false())
+
+
+# --- who can be reached ----------------------------------------------------------------------
+
+# Reasons that stop every message on a channel; an unsubscribe stops marketing only.
+BLOCKING = ("hard_bounce", "complaint", "manual")
+
+
+def address(channel: str) -> ColumnElement[Any]:
+    """A customer's address on a channel: e-mail, phone number, or (push) their shop id."""
+    if channel == "email":
+        return func.lower(func.trim(Customer.email))
+    if channel == "sms":
+        return func.trim(Customer.phone)
+    if channel == "push":
+        return func.coalesce(Customer.external_id, cast(Customer.id, String))
+    raise ValueError(f"unknown channel {channel!r}")
+
+
+def reachable(
+    session: Session,
+    *,
+    channel: str,
+    purpose: str,
+    among: Select[tuple[int]] | Collection[int] | None = None,
+) -> dict[int, str]:
+    """The customers a message on ``channel`` for ``purpose`` may go to, with their address.
+
+    Everyone needs an address that is not suppressed; marketing also needs the latest
+    marketing consent on the channel to be a yes and no unsubscribe of the address. The global
+    control group is not applied here (it is a hash, not a column): campaigns leave it out.
+    ``among`` narrows the answer to some customers (a query of ids, or ids).
+    """
+    to = address(channel)
+    reasons = BLOCKING if purpose == "transactional" else (*BLOCKING, "unsubscribe")
+    suppressed = (
+        select(Suppression.id)
+        .where(
+            Suppression.channel == channel,
+            Suppression.address == to,
+            Suppression.reason.in_(reasons),
+        )
+        .exists()
+    )
+    query = select(Customer.id, to).where(to.is_not(None), to != "", ~suppressed)
+    if purpose == "marketing":
+        query = query.where(_consent(channel))
+    if isinstance(among, Select):
+        query = query.where(Customer.id.in_(among.scalar_subquery()))
+    elif among is not None:
+        ids = list(among)
+        if not ids:
+            return {}
+        query = query.where(Customer.id.in_(ids))
+    return {int(customer_id): str(found) for customer_id, found in session.execute(query)}

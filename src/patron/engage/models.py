@@ -30,7 +30,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from patron.db import Base, utcnow
 from patron.sqltypes import UTCDateTime
 
-CHANNELS = ("email", "webhook")  # webhook: a signed JSON POST to an SMS or push provider
+# E-mail goes out over SMTP; sms and push as signed JSON POSTs to a provider (the webhook channel).
+CHANNELS = ("email", "sms", "push")
 PURPOSES = ("marketing", "transactional")
 CAMPAIGN_KINDS = ("one_off", "journey")
 CAMPAIGN_STATUSES = ("draft", "scheduled", "active", "paused", "done", "cancelled")

@@ -1,0 +1,67 @@
+"""The message outbox: rendered messages written in the transaction that decided to send them.
+
+``enqueue`` writes rows and never commits, like ``outbox.service.enqueue``: the message stands
+or falls with the campaign run or the business change that caused it. Its ``key`` is unique,
+so enqueueing the same thing twice — a retried API call, a campaign run again after a crash,
+two workers at once — leaves one message (INSERT … ON CONFLICT DO NOTHING). The worker sends
+what is queued (``sending.send_due``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from patron.engage.models import Message
+
+CHUNK = 1000  # rows per INSERT: fast, and within every driver's limit on parameters
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One rendered message to queue."""
+
+    key: str
+    customer_id: int | None
+    channel: str
+    purpose: str
+    language: str
+    recipient: str
+    subject: str
+    html: str
+    text: str
+    send_after: datetime
+    campaign_id: int | None = None
+    member_id: int | None = None
+    variant: str | None = None
+    template_key: str | None = None
+
+
+def campaign_key(campaign_id: int, customer_id: int, occasion: str) -> str:
+    """The unique key of a campaign's message to a customer on an occasion."""
+    return f"c{campaign_id}:{customer_id}:{occasion}"
+
+
+def enqueue(session: Session, outgoing: Sequence[Outgoing], *, now: datetime) -> list[int]:
+    """Queue messages; the ids of those that were new (a key seen before is skipped)."""
+    if not outgoing:
+        return []
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    made: list[int] = []
+    for start in range(0, len(outgoing), CHUNK):
+        rows = [
+            asdict(item) | {"status": "queued", "attempts": 0, "created_at": now}
+            for item in outgoing[start : start + CHUNK]
+        ]
+        statement = (
+            dialect.insert(Message)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[Message.key])
+            .returning(Message.id)
+        )
+        made += [int(found) for found in session.scalars(statement)]
+    return made
