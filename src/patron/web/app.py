@@ -26,6 +26,11 @@ from patron.customers import api as customers_api
 from patron.customers import pages as customers_pages
 from patron.dashboard import pages as dashboard_pages
 from patron.db import make_engine, session_factory
+from patron.engage import api as engage_api
+from patron.engage import consent_api as engage_consent_api
+from patron.engage import pages as engage_pages
+from patron.engage import public as engage_public
+from patron.engage import report_pages as engage_report_pages
 from patron.errors import ConfigError
 from patron.loyalty import api as loyalty_api
 from patron.loyalty import pages as loyalty_pages
@@ -44,11 +49,16 @@ AREA_ROUTERS: tuple[APIRouter, ...] = (
     analytics_api.router,
     loyalty_api.router,
     recommend_api.router,
+    engage_api.router,
+    engage_consent_api.router,
     dashboard_pages.router,
     analytics_pages.router,
     customers_pages.router,
     loyalty_pages.router,
     recommend_pages.router,
+    engage_pages.router,
+    engage_report_pages.router,
+    engage_public.router,
     access_pages.router,
 )
 AREA_TEMPLATES: tuple[Path, ...] = (
@@ -57,6 +67,7 @@ AREA_TEMPLATES: tuple[Path, ...] = (
     customers_pages.TEMPLATES,
     loyalty_pages.TEMPLATES,
     recommend_pages.TEMPLATES,
+    engage_pages.TEMPLATES,
     access_pages.TEMPLATES,
 )
 AREA_NAV: tuple[NavItem, ...] = (
@@ -65,12 +76,14 @@ AREA_NAV: tuple[NavItem, ...] = (
     *customers_pages.NAV,
     *loyalty_pages.NAV,
     *recommend_pages.NAV,
+    *engage_pages.NAV,
     *access_pages.NAV,
 )
 AREA_SECTIONS: tuple[SectionSource, ...] = (
     *analytics_pages.SECTIONS,
     *loyalty_pages.SECTIONS,
     *recommend_pages.SECTIONS,
+    *engage_pages.SECTIONS,
 )
 VENDOR = "/vendor"
 DOCS_ASSETS = "/docs/assets"

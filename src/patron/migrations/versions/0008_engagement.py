@@ -42,7 +42,9 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(length=254), nullable=True),
         sa.Column("created_at", patron.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", patron.sqltypes.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("channel IN ('email', 'sms', 'push')", name=op.f("ck_campaigns_channel")),
+        sa.CheckConstraint(
+            "channel IN ('email', 'sms', 'push')", name=op.f("ck_campaigns_channel")
+        ),
         sa.CheckConstraint("kind IN ('one_off', 'journey')", name=op.f("ck_campaigns_kind")),
         sa.CheckConstraint(
             "purpose IN ('marketing', 'transactional')", name=op.f("ck_campaigns_purpose")
