@@ -7,6 +7,7 @@ import typer
 from patron.cli import (
     access,
     analytics,
+    campaign,
     customers,
     database,
     demo,
@@ -37,6 +38,7 @@ app.command("analyze")(analytics.analyze)
 app.add_typer(analytics.clv_app, name="clv")
 app.add_typer(loyalty.app, name="loyalty")
 app.add_typer(recommend.app, name="recommend")
+app.add_typer(campaign.app, name="campaign")
 app.add_typer(webhooks.app, name="webhooks")
 app.command("worker")(worker.worker)
 

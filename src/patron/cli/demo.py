@@ -40,7 +40,7 @@ def _prepared_engine(rt: Runtime) -> Engine:
 
 
 def _generate(
-    engine: Engine, *, customers: int, seed: int, reset: bool, quiet: bool
+    rt: Runtime, engine: Engine, *, customers: int, seed: int, reset: bool, quiet: bool
 ) -> DemoSummary:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -60,7 +60,13 @@ def _generate(
         if not quiet:
             console.print(f"Simulating {customers:,} customers (seed {seed})…")
         return service.generate(
-            engine, customers=customers, seed=seed, reset=reset, progress=progress, loyalty=True
+            engine,
+            customers=customers,
+            seed=seed,
+            reset=reset,
+            progress=progress,
+            loyalty=True,
+            engagement=rt.settings,
         )
 
 
@@ -145,7 +151,7 @@ def demo(
     engine = _prepared_engine(rt)
     summary = None if reset else service.find_run(engine, customers=customers, seed=seed)
     if summary is None:
-        summary = _generate(engine, customers=customers, seed=seed, reset=reset, quiet=False)
+        summary = _generate(rt, engine, customers=customers, seed=seed, reset=reset, quiet=False)
     _show(summary)
     _score_once(engine)
     _fit_once(engine)
@@ -176,8 +182,9 @@ def generate(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Simulate a shop and write it into the store (PATRON_DATABASE_URL)."""
-    engine = _prepared_engine(runtime())
-    summary = _generate(engine, customers=customers, seed=seed, reset=reset, quiet=json_output)
+    rt = runtime()
+    engine = _prepared_engine(rt)
+    summary = _generate(rt, engine, customers=customers, seed=seed, reset=reset, quiet=json_output)
     if json_output:
         print_json(summary.to_dict())
     else:

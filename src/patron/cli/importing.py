@@ -1,4 +1,5 @@
-"""``patron import orders|customers|products FILE``: the importer, with a progress bar and summary."""
+"""``patron import orders|customers|products FILE``: the importer, with a progress bar and summary;
+``patron import campaign-results FILE``: an experiment run elsewhere, for its uplift report."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from patron.customers.importer.summary import ImportSummary
 
 app = typer.Typer(
-    help="Import orders, customers or products from CSV/TSV, Parquet or Excel.",
+    help="Import orders, customers, products or campaign results from CSV/TSV, Parquet or Excel.",
     no_args_is_help=True,
 )
 
@@ -191,4 +192,44 @@ def products(
         errors=errors,
         encoding=encoding,
         json_output=json_output,
+    )
+
+
+@app.command("campaign-results")
+def campaign_results(
+    file: Path,
+    name: str = typer.Option(..., "--name", help="The experiment's name, as reports show it."),
+    holdout: str = typer.Option(
+        "holdout", "--holdout", help="The name of the holdout group in the file's group column."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace an experiment of the same name (else refused)."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Import an experiment run elsewhere: columns customer, group and one per outcome.
+
+    CSV (, or ; with decimal commas), Excel or Parquet; one bad row imports nothing. See the
+    uplift with ``patron campaign experiment NAME``.
+    """
+    from dataclasses import asdict
+
+    from patron.cli.output import console, in_session
+    from patron.db import utcnow
+    from patron.engage import experiments
+
+    summary = in_session(
+        lambda session: experiments.import_results(
+            session, path=file, name=name, holdout=holdout, replace=replace, now=utcnow()
+        )
+    )
+    if json_output:
+        print_json(asdict(summary) | {"unmatched": summary.unmatched})
+        return
+    groups = ", ".join(f"{group} {count:,}" for group, count in summary.groups.items())
+    verb = "replaced" if summary.replaced else "imported"
+    console().print(
+        f"[bold]{summary.file}[/] ({summary.format}) {verb} as experiment [bold]{summary.name}[/]: "
+        f"{summary.rows:,} customers ({groups}); outcomes {', '.join(summary.metrics)}; "
+        f"{summary.matched:,} matched to Patron's customers, {summary.unmatched:,} not."
     )

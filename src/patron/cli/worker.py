@@ -1,5 +1,5 @@
 """``patron worker``: run the background jobs (loyalty upkeep, a daily refit of the recommender,
-webhook delivery) in a loop, or once.
+sending queued messages, webhook delivery) in a loop, or once.
 
 Each job is a function ``(sessions, now) -> counts`` named in ``JOBS``; a new kind of
 background work is one more entry there. On PostgreSQL several workers may run side by side;
@@ -37,6 +37,21 @@ def deliver_webhooks(sessions: sessionmaker[Session], now: datetime) -> dict[str
     return service.deliver_due(sessions, now_fn=utcnow).counts()
 
 
+def send_messages(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
+    """Send the queued messages that are due (e-mail over SMTP, sms and push as webhooks),
+    batch after batch for up to half a minute; count those waiting for a channel that is
+    not set up.
+
+    Like the webhooks, it reads the clock afresh for each message (its Date header, its
+    ``sent_at``). A job is given only the sessions and the time, so it reads the settings.
+    """
+    from patron.config import load_settings
+    from patron.db import utcnow
+    from patron.engage import sending
+
+    return sending.send_while_due(sessions, load_settings(), now_fn=utcnow).counts()
+
+
 def loyalty_upkeep(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
     """Vest pending points, expire due lots, start grace periods and downgrade tiers."""
     from patron.loyalty import upkeep
@@ -63,10 +78,12 @@ def refit_recommendations(sessions: sessionmaker[Session], now: datetime) -> dic
     return {"refitted": 1, "customers": fitted.customers, "neighbour_pairs": fitted.neighbours}
 
 
-# Loyalty first, so the webhooks its changes queued go out in the same round.
+# Loyalty first and messages before webhooks, so the webhooks their changes queued (points
+# earned, messages sent or bounced) go out in the same round.
 JOBS: list[tuple[str, Job]] = [
     ("loyalty", loyalty_upkeep),
     ("recommend", refit_recommendations),
+    ("messages", send_messages),
     ("webhooks", deliver_webhooks),
 ]
 

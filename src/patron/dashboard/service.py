@@ -326,12 +326,17 @@ class _Periods:
             ]
             statement = union_all(*parts) if len(parts) > 1 else parts[0]
         else:
-            segment = case(
-                *(
-                    (instant < bound, literal_column(str(i)))
-                    for i, bound in enumerate(self.bounds[1:])
-                ),
-                else_=literal_column(str(last)),
+            # One segment only: a CASE without any WHEN is not SQL.
+            segment = (
+                case(
+                    *(
+                        (instant < bound, literal_column(str(i)))
+                        for i, bound in enumerate(self.bounds[1:])
+                    ),
+                    else_=literal_column(str(last)),
+                )
+                if last
+                else literal_column("0")
             ).label("segment")
             statement = (
                 select(segment, *columns)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text
 
 from patron.access import service as access
+from patron.config import Settings
 from patron.customers.models import (
     Consent,
     Customer,
@@ -28,6 +29,7 @@ from patron.customers.models import (
 )
 from patron.db import Base, session_factory, utcnow
 from patron.demo import bulk, rows
+from patron.demo import engagement as demo_engagement
 from patron.demo import loyalty as demo_loyalty
 from patron.demo.bulk import Progress
 from patron.demo.defaults import DEFAULT_CUSTOMERS, DEFAULT_SEED
@@ -105,6 +107,7 @@ def _refuse_non_empty(connection: Connection) -> None:
 
 def reset_store(connection: Connection) -> None:
     """Delete every row of the knowledge store and the demo truth (the loyalty club first)."""
+    demo_engagement.reset(connection)
     demo_loyalty.reset(connection)
     for model in STORE_TABLES:
         connection.execute(delete(_table(model)))
@@ -188,12 +191,16 @@ def generate(
     progress: Progress | None = None,
     fast: bool = True,
     loyalty: bool = False,
+    engagement: Settings | None = None,
 ) -> DemoSummary:
     """Simulate a shop and write it into an empty store (``reset`` empties it first).
 
     ``fast=False`` writes through plain Core inserts instead of the database's bulk path (the
     reference the fast path is tested against). ``loyalty=True`` then sets up the demo's loyalty
-    programme and books its members' history (``patron.demo.loyalty``: seconds more).
+    programme and books its members' history (``patron.demo.loyalty``: seconds more). With
+    ``engagement`` (the settings to send by), the shipped templates are installed, journeys
+    switched on and a past newsletter with a holdout and a known effect is added
+    (``patron.demo.engagement``).
     """
     if customers < 1:
         raise PatronError("the demo shop needs at least one customer", code="demo.bad_size")
@@ -213,6 +220,8 @@ def generate(
         run_id = _record_run(connection, shop, customers=customers, seed=seed)
     if loyalty:
         demo_loyalty.build(session_factory(engine), seed=seed, now=utcnow(), progress=progress)
+    if engagement is not None:
+        demo_engagement.build(session_factory(engine), seed=seed, settings=engagement, now=utcnow())
     with engine.connect() as connection:
         seconds = time.perf_counter() - started
         return _summary(connection, run_id=run_id, seed=seed, seconds=seconds, reused=False)

@@ -37,6 +37,7 @@ CUSTOMER_FIELDS = (
     Field("acquisition_channel", Type.text, "how the customer came"),
     Field("created_at", Type.date, "when the customer was recorded"),
 )
+NEXT_BEST_ACTION = "next_best_action"
 SCORE_TYPES = {"string": Type.text, "int64": Type.number, "float64": Type.number, "date": Type.date}
 
 
@@ -49,6 +50,7 @@ def catalogue() -> dict[str, Field]:
         if column.name != "customer_id"
     ]
     fields.append(Field("unprofitable", Type.boolean, "profit below zero"))
+    fields.append(Field(NEXT_BEST_ACTION, Type.text, "the next best action (engage.actions)"))
     fields += [
         Field(f"consent.{channel}", Type.boolean, f"agreed to marketing by {channel}")
         for channel in CONSENT_CHANNELS
@@ -102,7 +104,7 @@ def _base(
         field.name: getattr(Customer, field.name) for field in CUSTOMER_FIELDS
     }
     score_names = {column.name for column in SCORES} | {"unprofitable"}
-    if segment.fields & score_names:
+    if segment.fields & (score_names | {NEXT_BEST_ACTION}):
         snapshot = latest_snapshot(session)
         snapshot_id = -1 if snapshot is None else snapshot.id  # no snapshot: every score missing
         query = query.outerjoin(
@@ -116,6 +118,10 @@ def _base(
         }
     for channel in CONSENT_CHANNELS:
         columns[f"consent.{channel}"] = _consent(channel)
+    if NEXT_BEST_ACTION in segment.fields:
+        from patron.engage import actions  # its rules are segments over these very columns
+
+        columns[NEXT_BEST_ACTION] = actions.column(columns)
     return columns, query
 
 

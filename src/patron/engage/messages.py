@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from patron.engage.models import Message
+from patron.engage.models import MESSAGE_STATUSES, Message
+from patron.engage.schemas import MessagePublic, MessagesPublic
+from patron.errors import PatronError
 
 CHUNK = 1000  # rows per INSERT: fast, and within every driver's limit on parameters
 
@@ -65,3 +68,34 @@ def enqueue(session: Session, outgoing: Sequence[Outgoing], *, now: datetime) ->
         )
         made += [int(found) for found in session.scalars(statement)]
     return made
+
+
+def listed(
+    session: Session,
+    *,
+    campaign_id: int | None = None,
+    customer_id: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> MessagesPublic:
+    """The newest messages first, narrowed to a campaign, a customer or a status."""
+    if status is not None and status not in MESSAGE_STATUSES:
+        raise PatronError(
+            f"unknown status {status!r}; choose one of: {', '.join(MESSAGE_STATUSES)}",
+            code="messages.invalid",
+        )
+    if not 1 <= limit <= 1000:
+        raise PatronError("the limit is a number from 1 to 1000", code="messages.invalid")
+    query = select(Message).order_by(Message.id.desc()).limit(limit)
+    if campaign_id is not None:
+        query = query.where(Message.campaign_id == campaign_id)
+    if customer_id is not None:
+        query = query.where(Message.customer_id == customer_id)
+    if status is not None:
+        query = query.where(Message.status == status)
+    data = [public(m) for m in session.scalars(query)]
+    return MessagesPublic(data=data, count=len(data))
+
+
+def public(message: Message) -> MessagePublic:
+    return MessagePublic.model_validate(message, from_attributes=True)

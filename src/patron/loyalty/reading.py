@@ -7,11 +7,25 @@ here too (``reward_problem``, ``voucher_problem``), so the listing and the booki
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from patron.customers import service as customers
@@ -19,7 +33,16 @@ from patron.customers.models import Customer
 from patron.errors import NotFound
 from patron.loyalty import ledger as pure
 from patron.loyalty import store, tiers
-from patron.loyalty.models import Account, Entry, Event, Lot, Redemption, Reward, Voucher
+from patron.loyalty.models import (
+    Account,
+    Entry,
+    Event,
+    Lot,
+    Programme,
+    Redemption,
+    Reward,
+    Voucher,
+)
 from patron.loyalty.programme import ProgrammeSpec, QualifyOn, Tiers
 from patron.loyalty.programme import Reward as RewardSpec
 from patron.loyalty.programme import Tier as TierSpec
@@ -449,3 +472,143 @@ def next_month(now: datetime) -> tuple[datetime, datetime]:
     start = (first + timedelta(days=32)).replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1)
     return start, end
+
+
+# --- for personal messages ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    """What a personal message says about a member: tier, points, and what expires soon.
+
+    ``balance``, ``available`` and ``pending`` mean what they mean in ``balance``;
+    ``expiring_points`` are held in lots that expire within the window asked for, the first of
+    them on ``expiring_on``.
+    """
+
+    customer_id: int
+    programme: str
+    tier: str | None  # the tier's code
+    tier_name: str | None
+    balance: int
+    available: int
+    pending: int
+    expiring_points: int
+    expiring_on: date | None
+
+
+SUMMARY_CHUNK = 5_000  # customer ids per query: within every driver's limit on parameters
+
+
+def summaries(
+    session: Session,
+    customer_ids: Sequence[int],
+    *,
+    now: datetime,
+    within: timedelta = timedelta(days=30),
+    programme_code: str | None = None,
+) -> dict[int, MemberSummary]:
+    """The members among ``customer_ids`` with their summary, in one query per 5,000 customers
+    (plus one for the programme): a campaign personalises a whole audience at once.
+
+    Read from the cached columns (a lot's ``remaining``, an account's ``balance`` and ``debt``),
+    which equal what the ledger gives at ``now`` once every booking up to ``now`` is written:
+    the same figures as ``balance`` without loading each member's ledger. ``programme_code``
+    None means the oldest active programme (shops run one); none at all gives no members.
+    """
+    chosen = _programme_or_first(session, programme_code)
+    if chosen is None:
+        return {}
+    row, spec = chosen
+    ids = sorted(set(customer_ids))
+    found: dict[int, MemberSummary] = {}
+    for start in range(0, len(ids), SUMMARY_CHUNK):
+        chunk = ids[start : start + SUMMARY_CHUNK]
+        if session.get_bind().dialect.name == "postgresql":  # one parameter, not thousands
+            members = Account.customer_id == any_(bindparam(None, chunk, type_=ARRAY(Integer)))
+        else:
+            members = Account.customer_id.in_(chunk)
+        query = _summary_query(row.id, members, now, within)
+        for r in session.execute(query):
+            tier = spec.tier(r.tier)
+            found[r.customer_id] = MemberSummary(
+                customer_id=r.customer_id,
+                programme=spec.code,
+                tier=r.tier,
+                tier_name=tier.name if tier else None,
+                balance=int(r.balance),
+                available=int(r.usable or 0) - int(r.debt),
+                pending=int(r.pending or 0),
+                expiring_points=int(r.expiring or 0),
+                expiring_on=_utc(r.expiring_on).date() if r.expiring_on is not None else None,
+            )
+    return found
+
+
+def _summary_query(
+    programme_id: int, members: ColumnElement[bool], now: datetime, within: timedelta
+) -> Select[*tuple[Any, ...]]:
+    """Each member's account joined to the lots that still hold points, summed by kind."""
+    usable = (Lot.available_from <= now) & (Lot.expires_at.is_(None) | (Lot.expires_at > now))
+    expiring = (Lot.expires_at > now) & (Lot.expires_at <= now + within)
+    return (
+        select(
+            Account.customer_id,
+            Account.tier,
+            Account.balance,
+            Account.debt,
+            func.sum(case((usable, Lot.remaining), else_=0)).label("usable"),
+            func.sum(case((Lot.available_from > now, Lot.remaining), else_=0)).label("pending"),
+            func.sum(case((expiring, Lot.remaining), else_=0)).label("expiring"),
+            func.min(case((expiring, Lot.expires_at), else_=None)).label("expiring_on"),
+        )
+        .outerjoin(Lot, (Lot.account_id == Account.id) & (Lot.remaining > 0))
+        .where(Account.programme_id == programme_id, members)
+        .group_by(Account.id, Account.customer_id, Account.tier, Account.balance, Account.debt)
+    )
+
+
+def _utc(value: datetime | str) -> datetime:
+    """MIN() over a timestamp: SQLite hands back its stored text, PostgreSQL a datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _programme_or_first(
+    session: Session, programme_code: str | None
+) -> tuple[Programme, ProgrammeSpec] | None:
+    if programme_code is not None:
+        return programme(session, programme_code)
+    code = session.scalar(
+        select(Programme.code).where(Programme.active).order_by(Programme.id).limit(1)
+    )
+    return None if code is None else programme(session, code)
+
+
+def tier_levels(session: Session, *, programme_code: str) -> tuple[TierPublic, ...]:
+    """The programme's tiers from the entry tier up: the order that says whether a change of
+    tier was an upgrade."""
+    _row, spec = programme(session, programme_code)
+    return tuple(t for t in (tier_public(level) for level in spec.tiers.levels) if t is not None)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    customer_id: int
+    programme: str
+    programme_name: str
+    enrolled_at: datetime
+
+
+def enrolments(session: Session, *, since: datetime, until: datetime) -> list[Enrolment]:
+    """Who became a member of an active programme after ``since`` and by ``until``, oldest
+    first. Read from the accounts, so a programme without tiers (whose members never get a
+    ``member.enrolled`` event) is covered too."""
+    rows = session.execute(
+        select(Account.customer_id, Programme.code, Programme.name, Account.enrolled_at)
+        .join(Programme, Programme.id == Account.programme_id)
+        .where(Programme.active, Account.enrolled_at > since, Account.enrolled_at <= until)
+        .order_by(Account.enrolled_at, Account.id)
+    )
+    return [Enrolment(int(c), code, name, at) for c, code, name, at in rows]

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,7 @@ from patron.errors import Conflict, NotFound, PatronError
 from patron.loyalty import earning, reading, store, tiers
 from patron.loyalty import ledger as pure
 from patron.loyalty.models import Account, Event, Redemption, Reward, Voucher, VoucherUse
+from patron.loyalty.models import Programme as ProgrammeRow
 from patron.loyalty.programme import ProgrammeError, ProgrammeSpec, RewardKind
 from patron.loyalty.programme import Reward as RewardSpec
 from patron.loyalty.schemas import (
@@ -566,6 +568,147 @@ def issue_vouchers(
     )
     session.commit()
     return [voucher_public(v, spec.currency) for v in made]
+
+
+def issue_voucher(
+    session: Session,
+    *,
+    customer_id: int,
+    value: Decimal,
+    valid_days: int,
+    reference: str,
+    now: datetime,
+    programme_code: str | None = None,
+    minimum_order: Decimal = Decimal(0),
+) -> VoucherPublic:
+    """One amount voucher for a customer (enrolled if new), once per ``reference``; nothing is
+    committed — a campaign writes the voucher in the transaction that queues its message, so
+    both exist or neither does.
+
+    The reference is kept as the idempotency key of a ``voucher`` event (``loyalty_events``,
+    unique per programme): asking again with the same reference returns the voucher issued
+    first. The event is inserted before the voucher with ON CONFLICT DO NOTHING, so two
+    transactions issuing for the same reference at once leave one voucher (on PostgreSQL the
+    second waits for the first and then reads its answer). ``programme_code`` None: the oldest
+    active programme.
+    """
+    value, valid_days = _voucher_terms(value, valid_days, minimum_order)
+    key = f"voucher.issued:{reference}"
+    if not 0 < len(key) <= 200:
+        raise PatronError(
+            "a voucher's reference has at most 185 characters", code="voucher.invalid"
+        )
+    row, spec = _issuing_programme(session, programme_code)
+    terms = {"customer_id": customer_id, "value": str(value), "valid_days": valid_days}
+    hashed = hashlib.sha256(json.dumps(terms | {"minimum_order": str(minimum_order)}).encode())
+    issued = _issued(session, row.id, key, hashed.hexdigest())
+    if issued is not None:
+        return issued
+    account_id = store.ensure_account(session, programme_id=row.id, customer_id=customer_id, at=now)
+    voucher = Voucher(
+        programme_id=row.id,
+        code=new_code(),
+        kind="amount",
+        value=value,
+        minimum_order=minimum_order,
+        account_id=account_id,
+        valid_from=now,
+        valid_until=now + timedelta(days=valid_days),
+        max_uses=1,
+        uses=0,
+        created_at=now,
+    )
+    public = voucher_public(voucher, spec.currency)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    recorded = session.execute(
+        dialect.insert(Event)
+        .values(
+            programme_id=row.id,
+            key=key,
+            operation="voucher",
+            payload_hash=hashed.hexdigest(),
+            account_id=account_id,
+            reference=reference[:200],
+            at=now,
+            points=0,
+            spend=Decimal(0),
+            detail={"issued": voucher.code},
+            response=public.model_dump(mode="json"),
+            actor="engage",
+        )
+        .on_conflict_do_nothing(index_elements=[Event.programme_id, Event.key])
+        .returning(Event.id)
+    ).scalar()
+    if recorded is None:  # a concurrent transaction issued it first
+        issued = _issued(session, row.id, key, hashed.hexdigest())
+        assert issued is not None
+        return issued
+    session.add(voucher)
+    session.flush()
+    return public
+
+
+def _voucher_terms(value: Decimal, valid_days: int, minimum_order: Decimal) -> tuple[Decimal, int]:
+    try:
+        amount = Decimal(value).quantize(CENT)
+    except (ArithmeticError, ValueError, TypeError):
+        amount = Decimal(0)
+    if not amount.is_finite() or amount <= 0 or amount > Decimal(1_000_000):
+        raise PatronError(
+            f"a voucher's value is an amount above 0 and up to 1,000,000, not {value!r}",
+            code="voucher.invalid",
+            details={"field": "value"},
+        )
+    if (
+        isinstance(valid_days, bool)
+        or not isinstance(valid_days, int)
+        or not 1 <= valid_days <= 3650
+    ):
+        raise PatronError(
+            f"a voucher is valid for 1 to 3650 days, not {valid_days!r}",
+            code="voucher.invalid",
+            details={"field": "valid_days"},
+        )
+    if minimum_order < 0:
+        raise PatronError(
+            "a voucher's minimum order is not negative",
+            code="voucher.invalid",
+            details={"field": "minimum_order"},
+        )
+    return amount, valid_days
+
+
+def _issuing_programme(
+    session: Session, programme_code: str | None
+) -> tuple[ProgrammeRow, ProgrammeSpec]:
+    if programme_code is not None:
+        return programme(session, programme_code)
+    code = session.scalar(
+        select(ProgrammeRow.code).where(ProgrammeRow.active).order_by(ProgrammeRow.id).limit(1)
+    )
+    if code is None:
+        raise NotFound(
+            "no active loyalty programme issues vouchers (set one up with `patron loyalty setup`)",
+            code="loyalty.unknown_programme",
+        )
+    return programme(session, code)
+
+
+def _issued(session: Session, programme_id: int, key: str, hashed: str) -> VoucherPublic | None:
+    """The voucher an earlier request with this key issued (refused if its terms differ)."""
+    found = session.execute(
+        select(Event.payload_hash, Event.response).where(
+            Event.programme_id == programme_id, Event.key == key
+        )
+    ).first()
+    if found is None:
+        return None
+    if found.payload_hash != hashed:
+        raise IdempotencyMismatch(
+            f"a voucher with other terms was issued under the reference {key!r}",
+            details={"key": key},
+        )
+    return VoucherPublic.model_validate(found.response)
 
 
 # Unambiguous letters and digits (no 0/O, 1/I/L): codes are read aloud and typed at tills.

@@ -95,6 +95,32 @@ def enqueue(
     return int(found)
 
 
+@dataclass(frozen=True)
+class EventRecord:
+    """An event as it was recorded, for areas that act on what happened (journeys)."""
+
+    id: int
+    topic: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+def events_since(
+    session: Session, *, topics: Sequence[str], since: datetime, until: datetime | None = None
+) -> list[EventRecord]:
+    """The events of ``topics`` recorded after ``since`` (and at or before ``until``), oldest
+    first. Reading the outbox lets another area follow a change (a member's new tier) without a
+    table of its own: the event was written in the same transaction as the change."""
+    if not topics:
+        return []
+    query = select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.created_at)
+    query = query.where(OutboxEvent.topic.in_(list(topics)), OutboxEvent.created_at > since)
+    if until is not None:
+        query = query.where(OutboxEvent.created_at <= until)
+    rows = session.execute(query.order_by(OutboxEvent.id))
+    return [EventRecord(int(i), topic, dict(payload), at) for i, topic, payload, at in rows]
+
+
 def _check_topic(topic: str) -> None:
     if not endpoints.is_topic(topic):
         raise PatronError(
