@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import factories as make
 from patron.customers.models import Customer
-from patron.engage import reports
+from patron.engage import campaigns, reports
 from patron.engage.models import Campaign, CampaignMember, Message
 from patron.errors import NotFound
 
@@ -402,10 +402,10 @@ def test_campaigns_are_found_by_id_or_key_and_unknown_ones_named(
     sessions: sessionmaker[Session], shop: Shop
 ) -> None:
     with sessions() as session:
-        assert reports.find_campaign(session, "spring").id == shop.campaign_id
-        assert reports.find_campaign(session, str(shop.campaign_id)).key == "spring"
+        assert campaigns.get(session, "spring").id == shop.campaign_id
+        assert campaigns.get(session, str(shop.campaign_id)).key == "spring"
         with pytest.raises(NotFound) as missing:
-            reports.find_campaign(session, "autumn")
+            campaigns.get(session, "autumn")
         assert "autumn" in missing.value.message
         with pytest.raises(NotFound):
             reports.campaign_report(session, campaign_id=10_000, now=DONE)

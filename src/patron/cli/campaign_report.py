@@ -31,10 +31,10 @@ def report(campaign: str = CAMPAIGN, json_output: bool = JSON_OPTION) -> None:
     """Delivery, and each customer's orders, revenue and margin over their window: treated
     against the holdout, with the 95 % interval and the incremental total, per variant."""
     from patron.db import utcnow
-    from patron.engage import reports
+    from patron.engage import campaigns, reports
 
     def load(session: Session) -> CampaignReport:
-        found = reports.find_campaign(session, campaign)
+        found = campaigns.get(session, campaign)
         return reports.campaign_report(
             session, campaign_id=found.id, now=utcnow(), confidence=CONFIDENCE
         )

@@ -34,6 +34,7 @@ from patron.web.deps import (
     ApiKeyActorDep,
     SessionDep,
     SettingsDep,
+    described_errors,
     error_responses,
     require,
 )
@@ -72,11 +73,6 @@ KnownCampaign = Annotated[int, Depends(known_campaign)]
 KnownTemplate = Annotated[str, Depends(known_template)]
 
 
-def _errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    responses = error_responses(*described)
-    return {status: responses[status] | {"description": text} for status, text in described.items()}
-
-
 # --- segments --------------------------------------------------------------------------------
 
 
@@ -93,7 +89,9 @@ def segment_fields() -> list[FieldPublic]:
     "/segments/preview",
     response_model=SegmentPreview,
     dependencies=[READ],
-    responses=_errors({400: "The body is not UTF-8 text (`http.bad_request`).", 422: INVALID}),
+    responses=described_errors(
+        {400: "The body is not UTF-8 text (`http.bad_request`).", 422: INVALID}
+    ),
 )
 def preview_segment(session: SessionDep, body: SegmentIn) -> SegmentPreview:
     """How many customers a segment holds right now, and the first of them.
@@ -120,7 +118,9 @@ def list_templates(session: SessionDep) -> list[TemplatePublic]:
     "/templates/{key}",
     response_model=TemplatePublic,
     dependencies=[READ],
-    responses=_errors({404: "No template with this key (`template.not_found`).", 422: INVALID}),
+    responses=described_errors(
+        {404: "No template with this key (`template.not_found`).", 422: INVALID}
+    ),
 )
 def get_template(session: SessionDep, key: TemplateKey) -> TemplatePublic:
     return authoring.one(session, key)
@@ -131,7 +131,7 @@ def get_template(session: SessionDep, key: TemplateKey) -> TemplatePublic:
     status_code=201,
     response_model=TemplatePublic,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             400: "The body is not UTF-8 text (`http.bad_request`).",
             409: "A template with this key exists (`template.exists`): change it with PUT.",
@@ -149,7 +149,7 @@ def create_template(session: SessionDep, body: TemplateIn) -> TemplatePublic:
     "/templates/{key}",
     response_model=TemplatePublic,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             400: "The body is not UTF-8 text (`http.bad_request`).",
             404: "No template with this key (`template.not_found`).",
@@ -168,7 +168,7 @@ def put_template(session: SessionDep, key: KnownTemplate, body: TemplateIn) -> T
     "/templates/{key}/preview",
     response_model=PreviewPublic,
     dependencies=[READ],
-    responses=_errors(
+    responses=described_errors(
         {
             404: "No such template or customer (`template.not_found`, `customers.not_found`).",
             422: INVALID,
@@ -211,7 +211,7 @@ def list_journeys() -> list[dict[str, Any]]:
     status_code=201,
     response_model=CampaignPublic,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             404: "No journey with this key (`campaign.unknown_journey`).",
             409: "The journey is enabled already (`campaign.exists`).",
@@ -245,7 +245,7 @@ def list_campaigns(
     status_code=201,
     response_model=CampaignPublic,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             400: "The body is not UTF-8 text (`http.bad_request`).",
             409: "A campaign with this key exists (`campaign.exists`).",
@@ -268,7 +268,7 @@ def create_campaign(
     "/campaigns/{campaign}",
     response_model=CampaignPublic,
     dependencies=[READ],
-    responses=_errors({404: NO_CAMPAIGN, 422: INVALID}),
+    responses=described_errors({404: NO_CAMPAIGN, 422: INVALID}),
 )
 def get_campaign(session: SessionDep, campaign: CampaignKey) -> CampaignPublic:
     return campaigns.public(session, campaigns.get(session, campaign))
@@ -278,7 +278,7 @@ def get_campaign(session: SessionDep, campaign: CampaignKey) -> CampaignPublic:
     "/campaigns/{campaign}/run",
     response_model=RunPublic,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {404: NO_CAMPAIGN, 409: "The campaign does not run in its status.", 422: INVALID}
     ),
 )
@@ -293,7 +293,7 @@ def run_campaign(session: SessionDep, settings: SettingsDep, campaign: CampaignK
     "/campaigns/{campaign}/schedule",
     response_model=CampaignPublic,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             400: "The body is not UTF-8 text (`http.bad_request`).",
             404: NO_CAMPAIGN,
@@ -320,7 +320,7 @@ def _transition(name: str, doc: str) -> None:
         f"/campaigns/{{campaign}}/{name}",
         response_model=CampaignPublic,
         dependencies=[WRITE],
-        responses=_errors(
+        responses=described_errors(
             {404: NO_CAMPAIGN, 409: f"The campaign cannot be {name}d in its status.", 422: INVALID}
         ),
         name=f"{name}_campaign",
@@ -346,7 +346,7 @@ _transition("cancel", "Cancel for good; its queued messages are cancelled.")
     "/messages",
     response_model=MessagesPublic,
     dependencies=[READ],
-    responses=_errors({404: NO_CAMPAIGN, 422: INVALID}),
+    responses=described_errors({404: NO_CAMPAIGN, 422: INVALID}),
 )
 def list_messages(
     session: SessionDep,
@@ -365,7 +365,7 @@ def list_messages(
     response_model=MessagePublic,
     dependencies=[WRITE],
     responses=REPEATED
-    | _errors(
+    | described_errors(
         {
             400: "The body is not UTF-8 text (`http.bad_request`).",
             404: "No such customer or template (`customers.not_found`, `template.not_found`).",

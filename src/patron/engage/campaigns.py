@@ -218,12 +218,13 @@ def enable_journey(
 def get(session: Session, campaign: str | int) -> Campaign:
     """A campaign by id or key."""
     found: Campaign | None = None
-    if isinstance(campaign, int) or str(campaign).isdigit():
-        found = session.get(Campaign, int(campaign))
+    ref = str(campaign).strip()
+    if ref.isdigit():
+        found = session.get(Campaign, int(ref))
     if found is None:
-        found = session.scalar(select(Campaign).where(Campaign.key == str(campaign)))
+        found = session.scalar(select(Campaign).where(Campaign.key == ref))
     if found is None:
-        raise NotFound(f"no campaign {campaign}", code="campaign.not_found")
+        raise NotFound(f"no campaign {ref!r} (give its id or key)", code="campaign.not_found")
     return found
 
 

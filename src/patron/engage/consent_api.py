@@ -7,7 +7,7 @@ personal data as well, and stopping or allowing mail to one is a change of the s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -24,7 +24,7 @@ from patron.engage.schemas_consent import (
     SuppressionCreate,
     SuppressionsPublic,
 )
-from patron.web.deps import SessionDep, SettingsDep, error_responses, require
+from patron.web.deps import SessionDep, SettingsDep, described_errors, error_responses, require
 
 router = APIRouter(prefix="/api/v1", tags=["consent"], responses=error_responses(401, 403))
 
@@ -33,12 +33,6 @@ WRITE = require("customers:write")
 NO_CUSTOMER = "No customer with this key (`customers.not_found`)."
 INVALID = "An unknown channel, purpose, reason or address (`consent.invalid`)."
 REQUEST_INVALID = "The request is invalid (`request.invalid`)."
-
-
-def _errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    """``error_responses`` for these statuses, each described by the codes it may carry."""
-    responses = error_responses(*described)
-    return {status: responses[status] | {"description": text} for status, text in described.items()}
 
 
 def known_customer(
@@ -59,7 +53,7 @@ CustomerDep = Annotated[int, Depends(known_customer)]
     "/customers/{key}/consents",
     response_model=ConsentsPublic,
     dependencies=[READ],
-    responses=_errors({404: NO_CUSTOMER, 422: REQUEST_INVALID}),
+    responses=described_errors({404: NO_CUSTOMER, 422: REQUEST_INVALID}),
 )
 def list_consents(session: SessionDep, customer_id: CustomerDep) -> ConsentsPublic:
     """The customer's consent now: the latest event per channel and purpose.
@@ -75,7 +69,7 @@ def list_consents(session: SessionDep, customer_id: CustomerDep) -> ConsentsPubl
     status_code=201,
     response_model=ConsentChangePublic,
     dependencies=[WRITE],
-    responses=_errors({400: INVALID, 404: NO_CUSTOMER, 422: REQUEST_INVALID}),
+    responses=described_errors({400: INVALID, 404: NO_CUSTOMER, 422: REQUEST_INVALID}),
 )
 def change_consent(
     session: SessionDep, customer_id: CustomerDep, body: ConsentCreate
@@ -102,7 +96,7 @@ def change_consent(
     status_code=202,
     response_model=OptInPublic,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             400: INVALID,
             404: NO_CUSTOMER,
@@ -136,7 +130,7 @@ def start_opt_in(
     "/suppressions",
     response_model=SuppressionsPublic,
     dependencies=[READ],
-    responses=_errors({400: INVALID, 422: REQUEST_INVALID}),
+    responses=described_errors({400: INVALID, 422: REQUEST_INVALID}),
 )
 def list_suppressions(
     session: SessionDep,
@@ -153,7 +147,7 @@ def list_suppressions(
     status_code=201,
     response_model=SuppressionChangePublic,
     dependencies=[WRITE],
-    responses=_errors({400: INVALID, 422: REQUEST_INVALID}),
+    responses=described_errors({400: INVALID, 422: REQUEST_INVALID}),
 )
 def add_suppression(session: SessionDep, body: SuppressionCreate) -> SuppressionChangePublic:
     """Stop messages to an address at once: what is queued to it is cancelled.
@@ -177,7 +171,7 @@ def add_suppression(session: SessionDep, body: SuppressionCreate) -> Suppression
     status_code=204,
     response_class=Response,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             400: INVALID,
             404: "The address is not on the channel's list (`suppressions.not_found`).",

@@ -183,18 +183,6 @@ def significant(found: uplift.Uplift) -> bool | None:
 # --- the report ------------------------------------------------------------------------------
 
 
-def find_campaign(session: Session, ref: str | int) -> Campaign:
-    """A campaign by its id or its key."""
-    found: Campaign | None = None
-    if isinstance(ref, int) or ref.strip().isdigit():
-        found = session.get(Campaign, int(ref))
-    if found is None and isinstance(ref, str):
-        found = session.scalar(select(Campaign).where(Campaign.key == ref.strip()))
-    if found is None:
-        raise NotFound(f"no campaign {ref!r} (give its id or key)", code="campaign.not_found")
-    return found
-
-
 def campaign_report(
     session: Session, *, campaign_id: int, now: datetime, confidence: float = 0.95
 ) -> CampaignReport:

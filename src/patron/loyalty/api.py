@@ -38,7 +38,7 @@ from patron.loyalty.schemas import (
     VoucherPublic,
 )
 from patron.loyalty.setup import programme as find_programme
-from patron.web.deps import ApiKeyActorDep, SessionDep, error_responses, require
+from patron.web.deps import ApiKeyActorDep, SessionDep, described_errors, error_responses, require
 
 # Every route here needs a key: each may answer 401 and 403 in the error shape.
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"], responses=error_responses(401, 403))
@@ -56,12 +56,6 @@ _KEY = re.compile(r"[\x20-\x7e]{1,200}")
 MAX_PER_PAGE = 200
 
 
-def _errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    """``error_responses`` for these statuses, each described by the codes it may carry."""
-    responses = error_responses(*described)
-    return {status: responses[status] | {"description": text} for status, text in described.items()}
-
-
 INVALID = "The request is invalid (`request.invalid`)"
 NO_PROGRAMME = "No active programme with this code (`loyalty.unknown_programme`)"
 NO_MEMBER = (
@@ -74,7 +68,7 @@ KEY_PROBLEM = (
 )
 NOT_TEXT = "body is not UTF-8 text (`http.bad_request`)"
 MISMATCH = "the key was used for another request (`idempotency.mismatch`): use a new key"
-READ_MEMBER = _errors({404: NO_MEMBER, 422: INVALID + "."})
+READ_MEMBER = described_errors({404: NO_MEMBER, 422: INVALID + "."})
 
 
 def _idempotent(
@@ -82,7 +76,7 @@ def _idempotent(
 ) -> dict[str, Any]:
     """A booking's route options: the required ``Idempotency-Key`` header and the answers."""
     bad = f"{KEY_PROBLEM}; {described.get(400, '')}or the {NOT_TEXT}."
-    errors = _errors({422: f"{INVALID}, or {MISMATCH}."} | described | {400: bad})
+    errors = described_errors({422: f"{INVALID}, or {MISMATCH}."} | described | {400: bad})
     replay = {
         "model": model,
         "description": replayed,
@@ -339,7 +333,7 @@ def adjust_points(
     "/{programme}/members",
     response_model=MembersPublic,
     dependencies=[READ],
-    responses=_errors({404: NO_PROGRAMME + ".", 422: INVALID + "."}),
+    responses=described_errors({404: NO_PROGRAMME + ".", 422: INVALID + "."}),
 )
 def list_members(
     session: SessionDep,
@@ -442,7 +436,7 @@ def member_vouchers(
     "/{programme}/rewards",
     response_model=list[RewardPublic],
     dependencies=[READ],
-    responses=_errors({404: NO_PROGRAMME + ".", 422: INVALID + "."}),
+    responses=described_errors({404: NO_PROGRAMME + ".", 422: INVALID + "."}),
 )
 def reward_catalogue(session: SessionDep, spec: ProgrammeDep) -> list[RewardPublic]:
     """The programme's active rewards, cheapest first (`redeemable` is for a member's view)."""
@@ -464,7 +458,7 @@ VoucherCode = Annotated[str, Path(max_length=40, pattern=TEXT, description="The 
     "/{programme}/vouchers/{code}/validate",
     response_model=VoucherCheckPublic,
     dependencies=[READ],
-    responses=_errors({400: f"The {NOT_TEXT}.", 404: NO_VOUCHER, 422: INVALID + "."}),
+    responses=described_errors({400: f"The {NOT_TEXT}.", 404: NO_VOUCHER, 422: INVALID + "."}),
 )
 def validate_voucher(
     session: SessionDep, spec: ProgrammeDep, code: VoucherCode, body: VoucherCheckIn
@@ -524,7 +518,7 @@ def consume_voucher(
     status_code=201,
     response_model=list[VoucherPublic],
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             400: f"The {NOT_TEXT}.",
             404: f"{NO_PROGRAMME}, or no customer with this key (`customers.not_found`).",

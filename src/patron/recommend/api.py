@@ -6,7 +6,7 @@ recommend fit``). A block keeps one product away from one customer's offers of e
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -20,7 +20,7 @@ from patron.recommend.schemas import (
     Kind,
     RecommendationsPublic,
 )
-from patron.web.deps import ApiKeyActorDep, SessionDep, error_responses, require
+from patron.web.deps import ApiKeyActorDep, SessionDep, described_errors, error_responses, require
 
 # Every route here needs a key: each may answer 401 and 403 in the error shape.
 router = APIRouter(prefix="/api/v1", tags=["recommendations"], responses=error_responses(401, 403))
@@ -36,12 +36,6 @@ NO_CUSTOMER = "No customer with this key (`customers.not_found`)"
 NOT_FITTED = (
     "The recommender has not been fitted yet (`recommend.not_fitted`: run `patron recommend fit`)."
 )
-
-
-def _errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    """``error_responses`` for these statuses, each described by the codes it may carry."""
-    responses = error_responses(*described)
-    return {status: responses[status] | {"description": text} for status, text in described.items()}
 
 
 def known_customer(
@@ -62,7 +56,7 @@ CustomerDep = Annotated[int, Depends(known_customer)]
     "/customers/{key}/recommendations",
     response_model=RecommendationsPublic,
     dependencies=[READ],
-    responses=_errors(
+    responses=described_errors(
         {
             404: NO_CUSTOMER + ".",
             409: NOT_FITTED,
@@ -95,7 +89,9 @@ def recommendations(
     "/customers/{key}/recommendation-blocks",
     response_model=list[BlockPublic],
     dependencies=[READ],
-    responses=_errors({404: NO_CUSTOMER + ".", 422: "The request is invalid (`request.invalid`)."}),
+    responses=described_errors(
+        {404: NO_CUSTOMER + ".", 422: "The request is invalid (`request.invalid`)."}
+    ),
 )
 def list_blocks(session: SessionDep, customer_id: CustomerDep) -> list[BlockPublic]:
     """The products never to be offered to this customer, oldest block first."""
@@ -107,7 +103,7 @@ def list_blocks(session: SessionDep, customer_id: CustomerDep) -> list[BlockPubl
     status_code=201,
     response_model=BlockPublic,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             400: "The body is not UTF-8 text (`http.bad_request`).",
             404: f"{NO_CUSTOMER}, or no product with this SKU (`products.not_found`).",
@@ -137,7 +133,7 @@ def block_product(
     status_code=204,
     response_class=Response,
     dependencies=[WRITE],
-    responses=_errors(
+    responses=described_errors(
         {
             404: f"{NO_CUSTOMER}, or the product is not blocked for this customer "
             "(`recommend.not_blocked`).",
@@ -159,7 +155,7 @@ def unblock_product(
     "/recommendations/fit",
     response_model=FitPublic,
     dependencies=[ANALYTICS],
-    responses=_errors({409: NOT_FITTED}),
+    responses=described_errors({409: NOT_FITTED}),
 )
 def fit(session: SessionDep) -> FitPublic:
     """When and on what the recommender was last fitted: the moment, counts (customers,

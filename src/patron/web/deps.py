@@ -90,6 +90,12 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
+def described_errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """``error_responses`` for these statuses, each described by the codes it may carry."""
+    responses = error_responses(*described)
+    return {status: responses[status] | {"description": text} for status, text in described.items()}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """A route's ``responses=`` for these error statuses, each in the one error shape.
 
