@@ -31,10 +31,15 @@ from patron.web.rendering import NavItem, Section, SectionSource, render
 TEMPLATES = Path(__file__).parent / "templates"
 READ = "campaigns:read"
 WRITE = "campaigns:write"
+# one entry for the area; its pages are reached by the tabs in engage/_tabs.html
 NAV = (
-    NavItem(N_("Campaigns"), "/campaigns", READ, order=40),
-    NavItem(N_("Segments"), "/segments", READ, order=41),
-    NavItem(N_("Experiments"), "/experiments", READ, order=42),
+    NavItem(
+        N_("Campaigns"),
+        "/campaigns",
+        READ,
+        order=40,
+        also=("/segments", "/templates", "/experiments"),
+    ),
 )
 
 

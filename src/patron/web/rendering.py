@@ -41,6 +41,14 @@ class NavItem:
     path: str
     permission: str
     order: int = 100
+    # further paths whose pages belong to this entry (e.g. segments under campaigns)
+    also: tuple[str, ...] = ()
+
+    def covers(self, current: str) -> bool:
+        """Whether the page at ``current`` belongs to this entry, so the entry is marked."""
+        return any(
+            current == path or current.startswith(path + "/") for path in (self.path, *self.also)
+        )
 
 
 @dataclass(frozen=True)
