@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     message_webhook_secret: str | None = Field(
         default=None, description="Key of the webhook channel's HMAC signature."
     )
+    send_connections: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Connections a worker sends each channel's messages over at once.",
+    )
     control_share: float = Field(
         default=0.05,
         ge=0,

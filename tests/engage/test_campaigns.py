@@ -252,6 +252,18 @@ def test_a_journey_sends_a_thank_you_once_per_first_purchase(
         assert members == [person.id]
 
 
+def test_the_worker_runs_a_journey_at_most_once_a_minute(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        library.install(session, now=NOW)
+        campaigns.enable_journey(session, "thank_you", actor="t", now=NOW)
+        first = campaigns.run_due(session, settings=SETTINGS, now=NOW)
+        soon = campaigns.run_due(session, settings=SETTINGS, now=NOW + timedelta(seconds=30))
+        later = campaigns.run_due(
+            session, settings=SETTINGS, now=NOW + campaigns.JOURNEY_EVERY + timedelta(seconds=1)
+        )
+    assert (first.get("campaigns"), soon.get("campaigns"), later.get("campaigns")) == (1, None, 1)
+
+
 def test_a_transactional_message_needs_no_consent_but_a_usable_address(
     sessions: sessionmaker[Session],
 ) -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -162,7 +162,8 @@ def test_a_batch_takes_the_oldest_due_first_over_one_connection(
         made = [
             queue(session, person(session), send_after=T0 - timedelta(minutes=n)) for n in range(5)
         ]
-    assert send(sessions, sink, clock, batch=3).sent == 3
+    one = settings_for(sink, send_connections=1)
+    assert sending.send_due(sessions, one, now_fn=clock, batch=3).sent == 3
     assert sink.connections == 1
     with sessions() as session:
         sent = session.scalars(select(Message.id).where(Message.status == "sent")).all()
@@ -408,6 +409,9 @@ class Meanwhile:
     def __exit__(self, *exc: object) -> None:
         self.channel.__exit__(*exc)
 
+    def another(self) -> Meanwhile:
+        return Meanwhile(self.channel.another(), before=self.before, after=self.after)
+
     def send(self, message: Queued, *, now: datetime) -> Result:
         if self.before is not None:
             self.before()
@@ -466,9 +470,29 @@ def test_the_worker_round_sends_batch_after_batch(
     with sessions.begin() as session:
         for _ in range(5):
             queue(session, person(session))
-    run = sending.send_while_due(sessions, settings_for(sink), now_fn=clock, batch=2)
+    one = settings_for(sink, send_connections=1)
+    run = sending.send_while_due(sessions, one, now_fn=clock, batch=2)
     assert run.sent == 5
     assert sink.connections == 3  # one connection per batch: 2 + 2 + 1
+
+
+def test_a_batch_is_shared_by_the_configured_number_of_connections(
+    sessions: sessionmaker[Session], sink: Sink, clock: Clock
+) -> None:
+    with sessions.begin() as session:
+        made = [queue(session, person(session)) for _ in range(8)]
+    run = sending.send_due(sessions, settings_for(sink, send_connections=3), now_fn=clock)
+    assert run.sent == 8
+    assert sink.connections == 3
+    received = sink.all()
+    assert sorted(Counter(r.connection for r in received).values()) == [2, 3, 3]
+    assert len({r.message_id for r in received}) == 8
+    assert {message(sessions, m).status for m in made} == {"sent"}
+    # fewer messages than connections: no idle connection is opened
+    with sessions.begin() as session:
+        queue(session, person(session))
+    assert send(sessions, sink, clock).sent == 1
+    assert sink.connections == 4
 
 
 # --- the worker --------------------------------------------------------------------------------
@@ -498,6 +522,72 @@ def test_the_worker_sends_in_its_round(
             assert session.get_one(Message, made).status == "sent"
     finally:
         engine.dispose()
+
+
+def test_the_worker_queues_a_campaign_whose_time_has_come_and_sends_it_in_the_same_round(
+    cli_env: str, sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patron.db import make_engine, session_factory, utcnow
+    from patron.engage import campaigns, library
+    from patron.engage.schemas import CampaignCreate, VariantIn
+
+    engine = make_engine(cli_env)
+    try:
+        with session_factory(engine)() as session:
+            now = utcnow()
+            people = [person(session, language="de") for _ in range(3)]
+            library.install(session, now=now)
+            session.commit()
+            request = CampaignCreate(
+                name="Newsletter",
+                variants=[VariantIn(template="newsletter")],
+                holdout_share=0.0,
+                scheduled_at=now - timedelta(minutes=1),
+            )
+            campaigns.create(session, request, actor="test", now=now)
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("PATRON_SMTP_HOST", sink.host)
+    monkeypatch.setenv("PATRON_SMTP_PORT", str(sink.port))
+    monkeypatch.setenv("PATRON_SMTP_SECURITY", "none")
+    monkeypatch.setenv("PATRON_CONTROL_SHARE", "0")
+    monkeypatch.setenv("PATRON_QUIET_HOURS", "")  # the test runs at any hour
+    ran = CliRunner().invoke(app, ["worker", "--once"])
+    assert ran.exit_code == 0, ran.output
+    assert "campaigns: 1 campaigns, 3 queued" in ran.output
+    assert "messages: 3 sent" in ran.output
+    assert sorted(m.rcpt_tos[0] for m in sink.all()) == sorted(p.email for p in people)
+
+
+def test_a_paused_campaigns_messages_wait_until_it_is_resumed(
+    sessions: sessionmaker[Session], sink: Sink, clock: Clock
+) -> None:
+    from patron.engage import campaigns, library
+    from patron.engage.schemas import CampaignCreate, VariantIn
+
+    with sessions() as session:
+        library.install(session, now=T0)
+        session.commit()
+        request = CampaignCreate(name="News", variants=[VariantIn(template="newsletter")])
+        paused = campaigns.create(session, request, actor="test", now=T0).id
+        going = campaigns.create(session, request, actor="test", now=T0).id
+        for campaign_id in (paused, going):
+            made = queue(session, person(session), key=f"c{campaign_id}:x:")
+            session.execute(
+                update(Message).where(Message.id == made).values(campaign_id=campaign_id)
+            )
+        session.commit()
+        campaigns.schedule(session, paused, at=T0 + timedelta(days=1))
+        campaigns.pause(session, paused)
+    assert send(sessions, sink, clock).sent == 1
+    [delivered] = sink.all()
+    with sessions() as session:
+        waiting = session.scalars(select(Message).where(Message.campaign_id == paused)).one()
+        assert waiting.status == "queued"
+        assert delivered.rcpt_tos != (waiting.recipient,)
+        campaigns.resume(session, paused)
+    assert send(sessions, sink, clock).sent == 1
+    assert message(sessions, waiting.id).status == "sent"
 
 
 # --- two workers -------------------------------------------------------------------------------

@@ -124,5 +124,11 @@ def test_the_worker_loops_until_ctrl_c(
 
 
 def test_jobs_are_a_list_of_named_functions_of_sessions_and_now() -> None:
-    assert [name for name, _ in worker.JOBS] == ["loyalty", "recommend", "messages", "webhooks"]
+    assert [name for name, _ in worker.JOBS] == [
+        "loyalty",
+        "recommend",
+        "campaigns",
+        "messages",
+        "webhooks",
+    ]
     assert all(callable(job) for _, job in worker.JOBS)

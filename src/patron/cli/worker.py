@@ -1,5 +1,6 @@
 """``patron worker``: run the background jobs (loyalty upkeep, a daily refit of the recommender,
-sending queued messages, webhook delivery) in a loop, or once.
+running due campaigns and journeys, sending queued messages, webhook delivery) in a loop, or
+once.
 
 Each job is a function ``(sessions, now) -> counts`` named in ``JOBS``; a new kind of
 background work is one more entry there. On PostgreSQL several workers may run side by side;
@@ -35,6 +36,16 @@ def deliver_webhooks(sessions: sessionmaker[Session], now: datetime) -> dict[str
     from patron.outbox import service
 
     return service.deliver_due(sessions, now_fn=utcnow).counts()
+
+
+def run_campaigns(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
+    """Queue the messages of scheduled campaigns whose time has come and of the journeys
+    (each journey at most once a minute); the messages job then sends them."""
+    from patron.config import load_settings
+    from patron.engage import campaigns
+
+    with sessions() as session:
+        return campaigns.run_due(session, settings=load_settings(), now=now)
 
 
 def send_messages(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
@@ -78,11 +89,13 @@ def refit_recommendations(sessions: sessionmaker[Session], now: datetime) -> dic
     return {"refitted": 1, "customers": fitted.customers, "neighbour_pairs": fitted.neighbours}
 
 
-# Loyalty first and messages before webhooks, so the webhooks their changes queued (points
-# earned, messages sent or bounced) go out in the same round.
+# Loyalty first (a tier upgrade is a journey's trigger), campaigns before messages (what they
+# queue goes out in the same round), and messages before webhooks, so the webhooks their
+# changes queued (points earned, messages sent or bounced) go out in the same round too.
 JOBS: list[tuple[str, Job]] = [
     ("loyalty", loyalty_upkeep),
     ("recommend", refit_recommendations),
+    ("campaigns", run_campaigns),
     ("messages", send_messages),
     ("webhooks", deliver_webhooks),
 ]

@@ -29,16 +29,16 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from patron.config import Settings
 from patron.customers import service as customers
 from patron.customers.models import Customer
+from patron.db import insert_new
 from patron.engage import audience, context, holdout, journeys, library, messages, pacing
 from patron.engage import triggers as triggering
 from patron.engage.models import Campaign, CampaignMember, Message, MessageTemplate
@@ -55,6 +55,7 @@ from patron.engage.schemas import (
 from patron.errors import Conflict, NotFound, PatronError
 
 # What may happen to a campaign in each status.
+JOURNEY_EVERY = timedelta(minutes=1)
 CAN_SCHEDULE = ("draft", "paused")
 # A one-off is done once it has run; pausing or cancelling it then holds or drops what is still
 # queued (messages the frequency cap or the quiet hours put off).
@@ -370,17 +371,21 @@ class _Run:
 
 
 def run_due(session: Session, *, settings: Settings, now: datetime) -> dict[str, int]:
-    """Run what is due: scheduled one-offs whose time has come, and every active journey.
+    """Run what is due: scheduled one-offs whose time has come, and every active journey
+    that has not run for ``JOURNEY_EVERY`` (the worker calls this every few seconds; a
+    journey's triggers look at days, not seconds).
 
     Each campaign runs in its own transaction; one that fails is left as it was and the
     others still run (the error is raised after them, naming the first).
     """
+    journeys_due = (Campaign.status == "active") & (
+        Campaign.last_run_at.is_(None) | (Campaign.last_run_at <= now - JOURNEY_EVERY)
+    )
     due = list(
         session.scalars(
-            select(Campaign.id).where(
-                (Campaign.status == "scheduled") & (Campaign.scheduled_at <= now)
-                | (Campaign.status == "active")
-            )
+            select(Campaign.id)
+            .where((Campaign.status == "scheduled") & (Campaign.scheduled_at <= now) | journeys_due)
+            .order_by(Campaign.id)
         )
     )
     session.rollback()
@@ -470,13 +475,11 @@ def _candidates(
     )
     if segment is None:
         return due
-    inside = set(
-        session.scalars(
-            audience.members(session, segment).where(
-                Customer.id.in_(sorted({o.customer_id for o in due}))
-            )
-        )
-    )
+    ids = sorted({o.customer_id for o in due})
+    inside: set[int] = set()
+    for start in range(0, len(ids), audience.CHUNK):
+        part = audience.ids_among(session, Customer.id, ids[start : start + audience.CHUNK])
+        inside.update(session.scalars(audience.members(session, segment).where(part)))
     return [o for o in due if o.customer_id in inside]
 
 
@@ -548,9 +551,7 @@ def _assign(
         variants=variants,
         weights=weights,
     )
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     by_pair = {(o.customer_id, o.occasion): o for o in wanted}
-    made: list[_Member] = []
     rows = [
         {
             "campaign_id": campaign.id,
@@ -561,28 +562,26 @@ def _assign(
         }
         for o, group in zip(wanted, groups, strict=True)
     ]
-    for start in range(0, len(rows), messages.CHUNK):
-        statement = (
-            dialect.insert(CampaignMember)
-            .values(rows[start : start + messages.CHUNK])
-            .on_conflict_do_nothing(
-                index_elements=[
-                    CampaignMember.campaign_id,
-                    CampaignMember.customer_id,
-                    CampaignMember.occasion,
-                ]
-            )
-            .returning(
-                CampaignMember.id,
-                CampaignMember.customer_id,
-                CampaignMember.occasion,
-                CampaignMember.group,
-            )
+    added = insert_new(
+        session.connection(),
+        _MEMBERS,
+        rows,
+        unique=["campaign_id", "customer_id", "occasion"],
+        returning=["id", "customer_id", "occasion", "group"],
+    )
+    return [
+        _Member(
+            row.id,
+            row.customer_id,
+            row.occasion,
+            row.group,
+            by_pair[(row.customer_id, row.occasion)].context,
         )
-        for member_id, customer_id, occasion, group in session.execute(statement):
-            found = by_pair[(customer_id, occasion)]
-            made.append(_Member(member_id, customer_id, occasion, group, found.context))
-    return made
+        for row in added
+    ]
+
+
+_MEMBERS = cast("Table", CampaignMember.__table__)
 
 
 def _messages(
@@ -684,7 +683,7 @@ def _pacing(
         chunk = ids[start : start + 10_000]
         for customer_id, status, sent_at, send_after in session.execute(
             select(Message.customer_id, Message.status, Message.sent_at, Message.send_after).where(
-                Message.customer_id.in_(chunk),
+                audience.ids_among(session, Message.customer_id, chunk),
                 Message.purpose == "marketing",
                 Message.channel == campaign.channel,
                 ((Message.status == "sent") & (Message.sent_at > since))
@@ -696,7 +695,9 @@ def _pacing(
                 taken[customer_id].append(moment)
         zones |= dict(
             session.execute(
-                select(Customer.id, Customer.time_zone).where(Customer.id.in_(chunk))
+                select(Customer.id, Customer.time_zone).where(
+                    audience.ids_among(session, Customer.id, chunk)
+                )
             ).all()
         )
     found = {}

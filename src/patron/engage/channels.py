@@ -79,6 +79,8 @@ class Channel(Protocol):
 
     def send(self, message: Queued, *, now: datetime) -> Result: ...
 
+    def another(self) -> Channel: ...
+
 
 def configured(settings: Settings) -> dict[str, Channel]:
     """The channels the settings make usable, by message channel; the others stay queued.
@@ -203,6 +205,10 @@ class SmtpChannel:
     def __enter__(self) -> Self:
         self._broken = None
         return self
+
+    def another(self) -> SmtpChannel:
+        """A channel like this one, with a connection of its own."""
+        return SmtpChannel(self.settings, timeout=self.timeout)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -370,6 +376,10 @@ class WebhookChannel:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+    def another(self) -> WebhookChannel:
+        """A channel like this one; each POST is a request of its own, so they share nothing."""
+        return WebhookChannel(self.url, self.secret, post=self.post, timeout=self.timeout)
 
     def send(self, message: Queued, *, now: datetime) -> Result:
         body = _webhook_body(message)

@@ -9,6 +9,7 @@ the ``List-Unsubscribe`` header at send time from what the message row holds.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -27,7 +28,10 @@ class BadLink(PatronError):
     status = 404
 
 
+@lru_cache(maxsize=32)
 def _serializer(secret: str, salt: str) -> URLSafeSerializer:
+    """One serializer per key and kind of link: building one costs more than signing with it,
+    and the sender signs an unsubscribe link for every marketing e-mail."""
     return URLSafeSerializer(secret, salt=salt)
 
 

@@ -5,19 +5,24 @@ messages in one short transaction (an UPDATE … WHERE id IN (SELECT … FOR UPD
 … RETURNING that sets a lease, ``locked_until``), checks again in the same transaction that
 each may still go out (consent can be withdrawn and an address suppressed after a message was
 queued; those are cancelled, saying why), commits, and then sends outside any transaction,
-one connection per channel and batch. Each answer is recorded in a small transaction of its
-own: a message is marked ``sent`` right after the server accepted it, not once per batch.
+over ``send_connections`` connections per channel at once (settings; 4 by default), each in a
+sender thread of its own with its share of the batch. The calling thread records the answers
+as they arrive, those that came since its last commit in one small transaction: a message is
+marked ``sent`` milliseconds after the server accepted it, not once per batch, and neither the
+network nor the store waits for the other. A paused campaign's messages are
+not claimed until it is resumed.
 
 What is guaranteed, also when a worker is killed at any instant:
 
 - **No loss.** A message stays ``queued`` until a server accepted it, refused it for good
   (``bounced``), it was given up after the retries (``dead``) or cancelled. A worker that dies
   leaves its leases to run out; the next claim takes the messages again.
-- **At most one delivery per message, except for the one in flight.** The only window for a
+- **At most one delivery per message, except for those in flight.** The only window for a
   repeat is between the server's "250 OK" and the commit of the ``sent`` mark a moment later
-  (one UPDATE by id and its ``message.sent`` event). A worker killed inside it sends that message again once the lease runs
-  out, with the **same Message-ID** (it comes from the message's key), so a receiver that
-  drops repeats — and most mail systems do — shows it once. A message whose send failed in
+  (one UPDATE for the answers that arrived since the last commit, and their ``message.sent``
+  events): a few messages at most. A worker killed inside it sends those again once the lease
+  runs out, with the **same Message-ID** (it comes from the message's key), so a receiver that
+  drops repeats — and most mail systems do — shows each once. A message whose send failed in
   between (the connection broke during DATA) is retried the same way.
 - **At most one message per (campaign, customer, occasion).** The key of the row makes sure of
   that when it is queued (``messages.enqueue``); the sender sends rows, never makes them.
@@ -31,7 +36,10 @@ run one worker, as for the webhooks.
 
 from __future__ import annotations
 
+import queue
 import random
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -46,7 +54,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.config import Settings
 from patron.engage import audience
 from patron.engage.channels import Channel, Outcome, Queued, Result, configured
-from patron.engage.models import Message, Suppression
+from patron.engage.models import Campaign, Message, Suppression
 from patron.outbox import retries
 from patron.outbox import service as outbox
 
@@ -110,7 +118,15 @@ def send_due(
     tally["cancelled"] = len(cancelled)
     leases = [_Lease(m, now + lease) for m in claimed if m.id not in cancelled]
     for name, group in groupby(leases, key=lambda held: held.message.channel):
-        tally.update(_send_group(sessions, ready[name], list(group), now_fn=now_fn))
+        tally.update(
+            _send_group(
+                sessions,
+                ready[name],
+                list(group),
+                now_fn=now_fn,
+                connections=settings.send_connections,
+            )
+        )
     return SendRun(**{f.name: tally[f.name] for f in fields(SendRun)})
 
 
@@ -143,26 +159,117 @@ def _send_group(
     leases: Sequence[_Lease],
     *,
     now_fn: Callable[[], datetime],
+    connections: int = 1,
 ) -> Counter[str]:
-    """Send one channel's messages over one connection; stop before a lease could run out
-    mid-send (another worker may take the message then) and hand the rest back at once.
+    """Send one channel's messages over ``connections`` connections and record the answers.
 
-    One session serves the whole batch, with a transaction per answer.
+    The work is shared by threads: senders that only send (``_send_each``, one per connection,
+    each with every n-th lease) and this one, which records the answers the senders have handed
+    over since its last commit, all in one transaction. The sender does not wait for the store, nor the store for the network; under
+    load a commit carries a few answers, when the server is slow one each. The sender stops
+    before a lease could run out mid-send (another worker may take the message then); what it
+    did not try is handed back at once.
     """
+    answers: queue.SimpleQueue[_Answer | _Done] = queue.SimpleQueue()
+    stop = threading.Event()  # set when recording fails: send nothing more that is not recorded
+    lanes = [channel, *(channel.another() for _ in range(connections - 1))][: len(leases)]
+    senders = [
+        threading.Thread(
+            target=_send_each,
+            args=(lane, leases[index :: len(lanes)], answers, stop, now_fn),
+            name=f"patron-sender-{index}",
+        )
+        for index, lane in enumerate(lanes)
+    ]
+    for sender in senders:
+        sender.start()
     tally: Counter[str] = Counter()
-    longest = timedelta(seconds=channel.timeout)
-    with channel, sessions() as session:
-        for index, held in enumerate(leases):
-            if now_fn() + longest >= held.until:
-                _release(session, leases[index:])
-                break
-            result = channel.send(held.message, now=now_fn())
-            tally[_record(session, held, result, now=now_fn())] += 1
+    finished: list[_Done] = []
+    with sessions() as session:
+        try:
+            while len(finished) < len(senders):
+                group, done = _gather(answers)
+                if group:
+                    tally.update(_record(session, group, now=now_fn()))
+                if done is not None:
+                    finished.append(done)
+        finally:
+            stop.set()
+            for sender in senders:
+                sender.join()
+        untried = [held for done in finished for held in done.untried]
+        if untried:
+            _release(session, untried)
+    for done in finished:
+        if done.error is not None:
+            raise done.error
     tally.pop("lost", None)
     return tally
 
 
+GATHER = 0.005  # seconds the recorder collects answers after the first one, at most
+RECORD_GROUP = 200  # answers in one commit, at most
+
+
+def _gather(answers: queue.SimpleQueue[_Answer | _Done]) -> tuple[list[_Answer], _Done | None]:
+    """The answers that arrive within ``GATHER`` of the first one (fewer commits, each soon
+    after the server's yes), and the sender's last word if it came."""
+    group: list[_Answer] = []
+    item = answers.get()
+    until = time.monotonic() + GATHER
+    while not isinstance(item, _Done):
+        group.append(item)
+        left = until - time.monotonic()
+        if len(group) >= RECORD_GROUP or left <= 0:
+            return group, None
+        try:
+            item = answers.get(timeout=left)
+        except queue.Empty:
+            return group, None
+    return group, item
+
+
+@dataclass(frozen=True)
+class _Answer:
+    held: _Lease
+    result: Result
+
+
+@dataclass(frozen=True)
+class _Done:
+    """The sender's last word: the leases it did not try, and the error that stopped it."""
+
+    untried: Sequence[_Lease] = ()
+    error: BaseException | None = None
+
+
+def _send_each(
+    channel: Channel,
+    leases: Sequence[_Lease],
+    answers: queue.SimpleQueue[_Answer | _Done],
+    stop: threading.Event,
+    now_fn: Callable[[], datetime],
+) -> None:
+    """The sender thread: one connection, each message in turn, every answer handed over."""
+    longest = timedelta(seconds=channel.timeout)
+    try:
+        with channel:
+            for index, held in enumerate(leases):
+                if stop.is_set() or now_fn() + longest >= held.until:
+                    answers.put(_Done(untried=leases[index:]))
+                    return
+                answers.put(_Answer(held, channel.send(held.message, now=now_fn())))
+    except BaseException as exc:  # handed to the recording thread, which raises it
+        answers.put(_Done(error=exc))
+        return
+    answers.put(_Done())
+
+
 # --- claiming ----------------------------------------------------------------------------------
+
+
+# a paused campaign's queued messages wait until it is resumed (a cancelled one's were cancelled)
+_PAUSED = select(Campaign.id).where(Campaign.status == "paused").scalar_subquery()
 
 
 def _claim(
@@ -183,6 +290,7 @@ def _claim(
             Message.send_after <= now,
             Message.channel.in_(channels),
             or_(Message.locked_until.is_(None), Message.locked_until <= now),
+            or_(Message.campaign_id.is_(None), Message.campaign_id.not_in(_PAUSED)),
         )
         # By send_after alone, the order of the index (status, send_after): the scan stops after
         # ``batch`` rows. A tie-break by id would sort every message of a campaign run, which
@@ -304,82 +412,99 @@ def _address(channel: str, recipient: str) -> str:
 # --- recording ---------------------------------------------------------------------------------
 
 _MESSAGES = cast("Table", Message.__table__)
-# Built once: marking a message sent is the sender's hot path (one per message, committed).
+# Built once: marking messages sent is the sender's hot path.
 _MARK_SENT = (
     update(_MESSAGES)
-    .where(_MESSAGES.c.id == bindparam("b_id"), _MESSAGES.c.status == "queued")
+    .where(_MESSAGES.c.id.in_(bindparam("b_ids", expanding=True)), _MESSAGES.c.status == "queued")
     .values(
         status="sent",
         sent_at=bindparam("b_sent_at"),
-        attempts=bindparam("b_attempts"),
+        attempts=_MESSAGES.c.attempts + 1,
         locked_until=None,
         last_error=None,
     )
+    .returning(_MESSAGES.c.id)
 )
 _NO_FSYNC = text("SET LOCAL synchronous_commit = off")
 
 
-def _record(session: Session, held: _Lease, result: Result, *, now: datetime) -> str:
-    """Write one answer in a transaction of its own; what became of the message."""
-    if result.outcome is Outcome.sent:
-        return _record_sent(session, held.message, now=now)
-    if result.outcome is Outcome.permanent:
-        return _record_bounce(session, held, result.detail, now=now)
-    return _record_failure(session, held, result.detail, now=now)
+def _record(session: Session, answers: Sequence[_Answer], *, now: datetime) -> Counter[str]:
+    """Write a group of answers in one transaction; how many of each outcome.
 
-
-def _record_sent(session: Session, message: Queued, *, now: datetime) -> str:
-    """Mark a message sent right after the server took it: the smaller the gap between the
-    two, the fewer messages a killed worker sends twice.
-
-    Whoever got the server's yes records it, even if its lease ran out meanwhile: it was sent.
-    On PostgreSQL the commit does not wait for the WAL to reach the disk (synchronous_commit
-    off, for this transaction only): a killed worker cannot lose it, since the database
-    server has it; only a crash of the database server itself within a fraction of a second
-    could, and then the message is sent again with the same Message-ID. On SQLite (WAL,
-    synchronous=NORMAL) a commit is likewise safe from the process dying and needs no fsync.
+    The sooner the server's yes is committed, the fewer messages a killed worker sends twice:
+    this runs while the sender goes on. On PostgreSQL the commit does not wait for the WAL to
+    reach the disk (synchronous_commit off, for this transaction only): a killed worker cannot
+    lose it, since the database server has it; only a crash of the database server itself
+    within a fraction of a second could, and then those messages are sent again with the same
+    Message-IDs. On SQLite (WAL, synchronous=NORMAL) a commit is likewise safe from the
+    process dying and needs no fsync.
     """
+    tally: Counter[str] = Counter()
+    events: list[outbox.NewEvent] = []
     with session.begin():
         connection = session.connection()
         if connection.dialect.name == "postgresql":
             connection.execute(_NO_FSYNC)
-        marked = connection.execute(
-            _MARK_SENT, {"b_id": message.id, "b_sent_at": now, "b_attempts": message.attempts + 1}
-        )
-        if marked.rowcount != 1:
-            return "lost"
-        _event(session, "message.sent", message, now=now, sent_at=now.isoformat())
-    return "sent"
+        accepted = [a.held.message for a in answers if a.result.outcome is Outcome.sent]
+        marked = _mark_sent(session, accepted, now=now)
+        events += [_event("message.sent", m, sent_at=now.isoformat()) for m in marked]
+        tally["sent"], tally["lost"] = len(marked), len(accepted) - len(marked)
+        for answer in answers:
+            if answer.result.outcome is Outcome.permanent:
+                bounced = _record_bounce(session, answer.held, answer.result.detail, now=now)
+                if bounced is not None:
+                    events.append(bounced)
+                tally["bounced" if bounced is not None else "lost"] += 1
+            elif answer.result.outcome is Outcome.transient:
+                tally[_record_failure(session, answer.held, answer.result.detail, now=now)] += 1
+        outbox.enqueue_many(session, events, now=now)
+    return tally
 
 
-def _record_bounce(session: Session, held: _Lease, detail: str, *, now: datetime) -> str:
-    """A hard bounce: the message is ``bounced`` and the address suppressed on its channel."""
+def _mark_sent(session: Session, accepted: Sequence[Queued], *, now: datetime) -> list[Queued]:
+    """Mark messages sent; those that were still queued (the others are not sent twice in the
+    books: a message cancelled meanwhile stays cancelled).
+
+    Whoever got the server's yes records it, even if its lease ran out meanwhile: it was sent.
+    ``sent_at`` is the time of the group's commit, milliseconds after each server's answer.
+    """
+    if not accepted:
+        return []
+    marked = set(
+        session.execute(_MARK_SENT, {"b_ids": [m.id for m in accepted], "b_sent_at": now}).scalars()
+    )
+    return [message for message in accepted if message.id in marked]
+
+
+def _record_bounce(
+    session: Session, held: _Lease, detail: str, *, now: datetime
+) -> outbox.NewEvent | None:
+    """A hard bounce: the message is ``bounced`` and the address suppressed on its channel;
+    its event, or None when the message is no longer this worker's."""
     message = held.message
-    with session.begin():
-        done = _update(
-            session,
-            *_held(held),
-            status="bounced",
-            attempts=message.attempts + 1,
-            locked_until=None,
-            last_error=detail,
+    done = _update(
+        session,
+        *_held(held),
+        status="bounced",
+        attempts=message.attempts + 1,
+        locked_until=None,
+        last_error=detail,
+    )
+    if not done:
+        return None
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(Suppression)
+        .values(
+            channel=message.channel,
+            address=_address(message.channel, message.recipient),
+            reason="hard_bounce",
+            note=detail[:500],
+            created_at=now,
         )
-        if not done:
-            return "lost"
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(
-            dialect.insert(Suppression)
-            .values(
-                channel=message.channel,
-                address=_address(message.channel, message.recipient),
-                reason="hard_bounce",
-                note=detail[:500],
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[Suppression.channel, Suppression.address])
-        )
-        _event(session, "message.bounced", message, now=now, reason=detail)
-    return "bounced"
+        .on_conflict_do_nothing(index_elements=[Suppression.channel, Suppression.address])
+    )
+    return _event("message.bounced", message, reason=detail)
 
 
 def _record_failure(session: Session, held: _Lease, detail: str, *, now: datetime) -> str:
@@ -391,10 +516,9 @@ def _record_failure(session: Session, held: _Lease, detail: str, *, now: datetim
     else:
         outcome = "retried"
         later = {"send_after": now + retries.delay(attempts, jitter=random.random())}
-    with session.begin():
-        done = _update(
-            session, *_held(held), attempts=attempts, locked_until=None, last_error=detail, **later
-        )
+    done = _update(
+        session, *_held(held), attempts=attempts, locked_until=None, last_error=detail, **later
+    )
     return outcome if done else "lost"
 
 
@@ -421,9 +545,9 @@ def _update(session: Session, *where: Any, **values: Any) -> bool:
     return cast("CursorResult[Any]", result).rowcount == 1
 
 
-def _event(session: Session, topic: str, message: Queued, *, now: datetime, **more: Any) -> None:
-    """The outbox event of a status change, in its transaction; keyed by the message, so
-    there is at most one of each topic per message."""
+def _event(topic: str, message: Queued, **more: Any) -> outbox.NewEvent:
+    """The outbox event of a status change, recorded in its transaction; keyed by the message,
+    so there is at most one of each topic per message."""
     payload = {
         "message_id": message.id,
         "key": message.key,
@@ -433,4 +557,4 @@ def _event(session: Session, topic: str, message: Queued, *, now: datetime, **mo
         "customer_id": message.customer_id,
         **more,
     }
-    outbox.enqueue(session, topic=topic, payload=payload, key=f"{topic}:{message.id}", now=now)
+    return outbox.NewEvent(topic, payload, key=f"{topic}:{message.id}")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from http.client import HTTPException
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, insert, or_, select, update
+from sqlalchemy import CursorResult, Select, Table, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +40,15 @@ USER_AGENT = f"Patron/{__version__}"
 # --- events ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record: its topic, its JSON payload and, to record it at most once, a key."""
+
+    topic: str
+    payload: dict[str, Any]
+    key: str | None = None
+
+
 def enqueue(
     session: Session,
     *,
@@ -54,45 +63,63 @@ def enqueue(
     Nothing is committed here. With a ``key`` that an earlier event has, nothing is written and
     the answer is ``None``; INSERT … ON CONFLICT DO NOTHING makes that hold for concurrent
     transactions too (on PostgreSQL the second waits for the first to commit or roll back).
-    Plain statements, no ORM objects: a booking enqueues on its hot path.
     """
-    _check_topic(topic)
-    _check_payload(payload)
-    if key is not None and not 0 < len(key) <= 200:
-        raise PatronError("an event key has 1 to 200 characters", code="outbox.invalid")
-    values = {"topic": topic, "payload": payload, "key": key, "created_at": now}
-    if key is None:
-        event_id = session.execute(insert(OutboxEvent).values(values).returning(OutboxEvent.id))
-    else:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        event_id = session.execute(
-            dialect.insert(OutboxEvent)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[OutboxEvent.key])
-            .returning(OutboxEvent.id)
-        )
-    found = event_id.scalar()
-    if found is None:
-        return None
-    active = session.execute(
+    recorded = enqueue_many(session, [NewEvent(topic, payload, key)], now=now)
+    return recorded[0] if recorded else None
+
+
+def enqueue_many(session: Session, events: Sequence[NewEvent], *, now: datetime) -> list[int]:
+    """``enqueue`` for many events in one statement, and their deliveries in one more: the ids
+    of the events recorded (those whose key an earlier event had are left out).
+
+    Plain statements, no ORM objects: bookings and the message sender call it on their hot
+    paths. Every event is checked before anything is written.
+    """
+    for event in events:
+        _check_topic(event.topic)
+        _check_payload(event.payload)
+        if event.key is not None and not 0 < len(event.key) <= 200:
+            raise PatronError("an event key has 1 to 200 characters", code="outbox.invalid")
+    if not events:
+        return []
+    rows = [
+        {"topic": e.topic, "payload": e.payload, "key": e.key, "created_at": now} for e in events
+    ]
+    connection = session.connection()  # Core statements: the ORM's bulk path costs more
+    recorded = connection.execute(_INSERT_EVENTS[connection.dialect.name], rows).all()
+    if not recorded:
+        return []
+    active = connection.execute(
         select(WebhookEndpoint.id, WebhookEndpoint.topics)
         .where(WebhookEndpoint.active.is_(True))
         .order_by(WebhookEndpoint.id)
-    )
+    ).all()
     wanted = [
         {
-            "event_id": found,
+            "event_id": event_id,
             "endpoint_id": endpoint_id,
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
         }
+        for event_id, topic in sorted(recorded)
         for endpoint_id, topics in active
         if endpoints.wants(topics, topic)
     ]
     if wanted:
-        session.execute(insert(WebhookDelivery), wanted)
-    return int(found)
+        connection.execute(insert(_DELIVERIES), wanted)
+    return sorted(int(event_id) for event_id, _ in recorded)
+
+
+_EVENTS = cast("Table", OutboxEvent.__table__)
+_DELIVERIES = cast("Table", WebhookDelivery.__table__)
+# a list of rows makes one INSERT … VALUES (…), (…) … RETURNING (SQLAlchemy's "insertmanyvalues")
+_INSERT_EVENTS = {
+    name: dialect.insert(_EVENTS)
+    .on_conflict_do_nothing(index_elements=[_EVENTS.c.key])
+    .returning(_EVENTS.c.id, _EVENTS.c.topic)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 @dataclass(frozen=True)
