@@ -121,3 +121,21 @@ def test_plain_text_drops_styles_and_keeps_entities_readable() -> None:
     )
     # a non-breaking space is white space like any other in plain text
     assert plain_text(html) == "News\n\nFish & chips today\n\ntop\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% if points < 100 %}<p>Few</p>{% else %}<p>Many</p>{% endif %}"
+        '<p><a href="{{ url }}">Go</a></p>',
+        "{% if points %}<p>Few &amp; {{ name }}</p>{% endif %}<ul>{% for i in items %}"
+        "<li>{{ i }}</li>{% endfor %}</ul><p><a href='{{ url }}'>Go</a></p>",
+    ],
+)
+def test_the_text_part_is_the_html_made_plain(body: str) -> None:
+    template = Template("t", {"en": "Hi"}, {"en": body})
+    values = {"points": 5, "url": "https://shop.example/?a=1&b=2", "name": "Tom & <Jerry>"}
+    message = render(template, values | {"items": ["one", "two"]}, language="en")
+    assert message.text == plain_text(message.html)
+    assert "Go (https://shop.example/?a=1&b=2)" in message.text
+    assert "Many" not in message.text

@@ -9,11 +9,23 @@ whatever the segment says.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, false, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    any_,
+    bindparam,
+    cast,
+    false,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from patron.analytics.columns import SCORES
@@ -190,8 +202,22 @@ def reachable(
     if isinstance(among, Select):
         query = query.where(Customer.id.in_(among.scalar_subquery()))
     elif among is not None:
-        ids = list(among)
-        if not ids:
-            return {}
-        query = query.where(Customer.id.in_(ids))
+        ids = sorted(set(among))
+        found: dict[int, str] = {}
+        for start in range(0, len(ids), CHUNK):  # a driver takes at most 65,535 parameters
+            part = query.where(ids_among(session, Customer.id, ids[start : start + CHUNK]))
+            found |= {int(customer_id): str(to) for customer_id, to in session.execute(part)}
+        return found
     return {int(customer_id): str(found) for customer_id, found in session.execute(query)}
+
+
+CHUNK = 10_000  # customer ids per query
+
+
+def ids_among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL as ``= ANY(array)``, one parameter instead of
+    thousands (three times faster for a large audience with psycopg). Callers keep ``ids``
+    to ``CHUNK`` or so: SQLite and the drivers limit the parameters of one statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(ids)

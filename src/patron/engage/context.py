@@ -32,13 +32,12 @@ from itsdangerous import URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import ColumnElement, Integer, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.config import Settings
 from patron.customers.models import Customer
-from patron.engage import links
+from patron.engage import audience, links
 from patron.engage.rendering import LANGUAGES, Template, TemplateProblem, pick_language
 from patron.errors import PatronError
 from patron.loyalty import reading as loyalty_reading
@@ -184,7 +183,7 @@ def _people(
         rows = session.execute(
             select(
                 Customer.id, Customer.kind, Customer.name, Customer.email, Customer.language
-            ).where(among(session, Customer.id, ids[start : start + CHUNK]))
+            ).where(audience.ids_among(session, Customer.id, ids[start : start + CHUNK]))
         )
         for customer_id, kind, name, email, wanted in rows:
             first = first_name(name) if kind == "person" else None
@@ -204,14 +203,6 @@ def _people(
                 values["unsubscribe_url"] = unsubscribe(customer_id)
             found[customer_id] = values
     return found
-
-
-def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column IN ids``; on PostgreSQL as ``= ANY(array)``, one parameter instead of
-    thousands (three times faster for a large audience with psycopg)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
-    return column.in_(ids)
 
 
 def _unsubscribe_links(settings: Settings, channel: str) -> Callable[[int], str]:

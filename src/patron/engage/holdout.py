@@ -193,12 +193,13 @@ def campaign_groups(
     holdout_share: float,
     variants: Sequence[str] = ("A",),
     weights: Sequence[float] | None = None,
-) -> npt.NDArray[np.str_]:
-    """``campaign_group`` for many ids: an array of ``"holdout"`` or variant names."""
+) -> npt.NDArray[np.object_]:
+    """``campaign_group`` for many ids: an array of ``"holdout"`` or variant names (Python
+    strings: a NumPy string array would drop a name's trailing NUL characters)."""
     holdout_share = _check_share(holdout_share, "holdout_share")
     campaign_key = _check_campaign_key(campaign_key)
     bounds = _bounds(variants, weights)
     first, second = _draws(campaign_key, customer_ids)
     variant = np.searchsorted(np.asarray(bounds), second, side="right")
-    labels = np.asarray([*variants, HOLDOUT])
+    labels = np.asarray([*variants, HOLDOUT], dtype=object)
     return labels[np.where(first < holdout_share, len(variants), variant)]

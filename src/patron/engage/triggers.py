@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, aliased
 
 from patron.analytics.snapshots import CustomerScore, latest_snapshot
 from patron.customers.models import Customer, Interaction, Order, OrderLine, Product
-from patron.engage import journeys
+from patron.engage import audience, journeys
 from patron.errors import NotFound
 from patron.loyalty import reading as loyalty
 from patron.outbox import service as outbox
@@ -537,14 +537,14 @@ def quiet_first(session: Session, customer_ids: Sequence[int]) -> list[int]:
         chunk = ids[start : start + CHUNK]
         queries = (
             select(Order.customer_id, func.max(Order.placed_at))
-            .where(Order.customer_id.in_(chunk))
+            .where(audience.ids_among(session, Order.customer_id, chunk))
             .group_by(Order.customer_id),
             select(Interaction.customer_id, func.max(Interaction.occurred_at))
-            .where(Interaction.customer_id.in_(chunk))
+            .where(audience.ids_among(session, Interaction.customer_id, chunk))
             .group_by(Interaction.customer_id),
             select(
                 Customer.id, func.coalesce(Customer.first_contact_at, Customer.created_at)
-            ).where(Customer.id.in_(chunk)),
+            ).where(audience.ids_among(session, Customer.id, chunk)),
         )
         for query in queries:
             for customer_id, moment in session.execute(query):
