@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from patron.access.schemas import UserPublic
@@ -161,6 +161,15 @@ def csrf_token(html: str) -> str:
     found = _CSRF.search(html)
     assert found is not None, "the page has no form with a CSRF token"
     return found[1]
+
+
+def browser(app: Any, sessions: sessionmaker[Session], role: str, **fields: str) -> TestClient:
+    """A client that asks for HTML, as a browser does, signed in as a new user with ``role``."""
+    with sessions() as session:
+        email = user(session, role, **fields).email
+    client = TestClient(app, headers={"Accept": "text/html"})
+    sign_in(client, email)
+    return client
 
 
 def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Any:

@@ -22,7 +22,6 @@ from patron.db import session_factory
 from patron.demo import service as demo
 from patron.web.app import create_app
 
-HTML = {"Accept": "text/html"}
 CHARTS = (
     "chart-pareto",
     "chart-abc",
@@ -47,17 +46,9 @@ def app(engine: Engine, database_url: str) -> FastAPI:
     return create_app(load_settings(database_url=database_url, environment="test"), engine=engine)
 
 
-def _browser(app: FastAPI, sessions: sessionmaker[Session], role: str, **user: str) -> TestClient:
-    with sessions() as session:
-        email = make.user(session, role, **user).email
-    browser = TestClient(app, headers=HTML)
-    make.sign_in(browser, email)
-    return browser
-
-
 @pytest.fixture
 def analyst(app: FastAPI, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
-    with _browser(app, sessions, "analyst") as browser:
+    with make.browser(app, sessions, "analyst") as browser:
         yield browser
 
 
@@ -240,7 +231,7 @@ def test_a_customer_added_after_the_analysis_is_not_scored_yet(
 def test_the_360_keeps_its_placeholder_for_who_may_not_see_analytics(
     app: FastAPI, sessions: sessionmaker[Session], snapshot_id: int
 ) -> None:
-    with _browser(app, sessions, "service_agent") as agent:
+    with make.browser(app, sessions, "service_agent") as agent:
         html = _page(agent, "/customers/1")
         assert agent.get("/analytics").status_code == 403
     assert 'data-section="scores"' not in html
@@ -266,7 +257,7 @@ def test_in_german(app: FastAPI, sessions: sessionmaker[Session], snapshot_id: i
             .where(CustomerScore.frequency > 0, CustomerScore.p_alive.is_not(None))
             .order_by(Customer.id)
         )
-    with _browser(app, sessions, "analyst", language="de") as browser:
+    with make.browser(app, sessions, "analyst", language="de") as browser:
         page = _page(browser, "/analytics")
         detail = _page(browser, f"/customers/{key}")
     assert "<h1>Analysen</h1>" in page

@@ -23,27 +23,15 @@ from patron.db import utcnow
 from patron.engage import experiments
 from patron.web.app import create_app
 
-HTML = {"Accept": "text/html"}
-
 
 @pytest.fixture
 def app(engine: Engine, database_url: str) -> FastAPI:
     return create_app(load_settings(database_url=database_url, environment="test"), engine=engine)
 
 
-def _browser(app: FastAPI, sessions: sessionmaker[Session], role: str, **user: str) -> TestClient:
-    """Signed in before the shop's orders exist: the overview signing in lands on is not what
-    these tests are about."""
-    with sessions() as session:
-        email = make.user(session, role, **user).email
-    browser = TestClient(app, headers=HTML)
-    make.sign_in(browser, email)
-    return browser
-
-
 @pytest.fixture
 def marketer(app: FastAPI, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
-    with _browser(app, sessions, "marketer") as browser:
+    with make.browser(app, sessions, "marketer") as browser:
         yield browser
 
 
@@ -118,7 +106,7 @@ def test_a_running_campaign_says_its_figures_are_so_far(
 
 
 def test_in_german_for_a_german_user(app: FastAPI, sessions: sessionmaker[Session]) -> None:
-    with _browser(app, sessions, "analyst", language="de") as browser:
+    with make.browser(app, sessions, "analyst", language="de") as browser:
         campaign_id = _build(sessions, days_ago=5, strong=True)
         page = _page(browser, f"/campaigns/{campaign_id}/report")
     assert "Zustellung" in page
@@ -130,7 +118,7 @@ def test_in_german_for_a_german_user(app: FastAPI, sessions: sessionmaker[Sessio
 def test_without_campaigns_read_the_page_is_refused(
     app: FastAPI, sessions: sessionmaker[Session]
 ) -> None:
-    with _browser(app, sessions, "service_agent") as agent:
+    with make.browser(app, sessions, "service_agent") as agent:
         campaign_id = _build(sessions, days_ago=40, strong=True)
         for path in (f"/campaigns/{campaign_id}/report", "/experiments"):
             response = agent.get(path)

@@ -39,7 +39,6 @@ from patron.loyalty.schemas import (
 )
 from patron.web.app import create_app
 
-HTML = {"Accept": "text/html"}
 DEMO = Path(__file__).resolve().parents[2] / "src" / "patron" / "demo" / "programme.yaml"
 FORM_KEY = re.compile(r'name="key" value="([^"]+)"')
 TEXTAREA = re.compile(r'<textarea[^>]*name="text"[^>]*>\n?(.*?)</textarea>', re.S)
@@ -111,23 +110,15 @@ def _buy(
     )
 
 
-def _browser(app: FastAPI, sessions: sessionmaker[Session], role: str, **user: str) -> TestClient:
-    with sessions() as session:
-        email = make.user(session, role, **user).email
-    browser = TestClient(app, headers=HTML)
-    make.sign_in(browser, email)
-    return browser
-
-
 @pytest.fixture
 def analyst(app: FastAPI, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
-    with _browser(app, sessions, "analyst") as browser:
+    with make.browser(app, sessions, "analyst") as browser:
         yield browser
 
 
 @pytest.fixture
 def marketer(app: FastAPI, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
-    with _browser(app, sessions, "marketer", email="marketer@example.com") as browser:
+    with make.browser(app, sessions, "marketer", email="marketer@example.com") as browser:
         yield browser
 
 
@@ -449,7 +440,7 @@ def test_changing_the_rules_needs_loyalty_write_and_the_forms_token(
         refused = marketer.post(path, data={"text": changed, "csrf_token": "forged"})
         assert refused.status_code == 403, path
         assert 'data-error-code="auth.csrf"' in refused.text
-    with _browser(app, sessions, "account_manager") as manager:  # reads loyalty, may not change
+    with make.browser(app, sessions, "account_manager") as manager:  # reads loyalty, may not change
         overview = _page(manager, "/loyalty")
         rules = _page(manager, "/loyalty/club")
         token = make.csrf_token(overview)
@@ -652,7 +643,7 @@ def test_an_adjustment_needs_loyalty_write_and_the_forms_token(
     refused = marketer.post(action, data=data | {"csrf_token": "forged"})
     assert refused.status_code == 403
     assert 'data-error-code="auth.csrf"' in refused.text
-    with _browser(app, sessions, "account_manager") as manager:  # reads loyalty, may not book
+    with make.browser(app, sessions, "account_manager") as manager:  # reads loyalty, may not book
         section = _between(_page(manager, "/customers/ANN"), 'data-section="points">')
         assert 'data-testid="adjust-form"' not in section
         token = make.csrf_token(_page(manager, "/loyalty"))
@@ -670,7 +661,7 @@ def test_a_role_without_loyalty_read_sees_neither_pages_nor_points(
     roles = dict(permissions.ROLE_PERMISSIONS)
     roles["analyst"] = roles["analyst"] - {"loyalty:read"}
     monkeypatch.setattr(permissions, "ROLE_PERMISSIONS", MappingProxyType(roles))
-    with _browser(app, sessions, "analyst") as browser:
+    with make.browser(app, sessions, "analyst") as browser:
         for path in ("/loyalty", "/loyalty/club", "/loyalty/club/members"):
             response = browser.get(path)
             assert response.status_code == 403, path
@@ -685,7 +676,7 @@ def test_a_role_without_loyalty_read_sees_neither_pages_nor_points(
 
 
 def test_in_german(app: FastAPI, sessions: sessionmaker[Session], shop: Shop) -> None:
-    with _browser(app, sessions, "marketer", language="de") as browser:
+    with make.browser(app, sessions, "marketer", language="de") as browser:
         overview = _page(browser, "/loyalty")
         rules = _page(browser, "/loyalty/club")
         detail = _page(browser, "/customers/ANN")

@@ -45,25 +45,17 @@ def app(engine: Engine, database_url: str) -> FastAPI:
     return create_app(load_settings(database_url=database_url, environment="test"), engine=engine)
 
 
-def _browser(app: FastAPI, sessions: sessionmaker[Session], role: str, **user: str) -> TestClient:
-    with sessions() as session:
-        email = make.user(session, role, **user).email
-    browser = TestClient(app, headers=HTML)
-    make.sign_in(browser, email)
-    return browser
-
-
 @pytest.fixture
 def agent(app: FastAPI, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
     """A service agent: reads and changes customers, does not read analytics."""
-    with _browser(app, sessions, "service_agent", email="agent@example.com") as browser:
+    with make.browser(app, sessions, "service_agent", email="agent@example.com") as browser:
         yield browser
 
 
 @pytest.fixture
 def analyst(app: FastAPI, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
     """Reads everything, changes nothing."""
-    with _browser(app, sessions, "analyst") as browser:
+    with make.browser(app, sessions, "analyst") as browser:
         yield browser
 
 
@@ -295,7 +287,7 @@ def test_the_fit_page_before_a_fit_and_who_may_see_it(
 def test_in_german_the_reasons_are_worded_in_german(
     app: FastAPI, sessions: sessionmaker[Session], fitted: PastaShop
 ) -> None:
-    with _browser(app, sessions, "account_manager", language="de") as browser:
+    with make.browser(app, sessions, "account_manager", language="de") as browser:
         section = _section(_page(browser, "/customers/ANNA"))
         fit_page = _page(browser, "/recommendations")
     text = _text(section)

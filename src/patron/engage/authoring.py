@@ -3,17 +3,24 @@
 Every language of a new or changed template is rendered once with a sample customer, so a
 typo (``{{ custmer.name }}``) or a forbidden operation is reported with its line when it is
 saved — not as ten thousand failed messages later.
+
+Variables are checked by name first. A marketing template gets only what Patron gives (the
+customer, loyalty, recommendations, a voucher, an occasion's variables such as ``order``), so
+any other name is refused. A transactional template may also use the variables a shop sends with a
+transactional message (``tracking_url``), so there only a name that looks like a misspelt known
+one (``custmer``) is refused.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from difflib import get_close_matches
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from patron.engage import context
+from patron.engage import context, journeys
 from patron.engage.models import MessageTemplate
 from patron.engage.rendering import LANGUAGES, Template, TemplateProblem, render
 from patron.engage.schemas import TemplateIn, TemplatePublic
@@ -57,6 +64,14 @@ class _Anything:
     def __str__(self) -> str:
         return "…"
 
+    def __html__(self) -> str:  # what autoescaping asks of it in an HTML body
+        return "…"
+
+
+# What Patron itself gives a template: the sample's variables, every journey's occasion
+# variables, and an event invitation's.
+KNOWN = frozenset(SAMPLE) | {name for e in journeys.EXAMPLES.values() for name in e} | {"event"}
+
 
 def save(
     session: Session, request: TemplateIn, *, now: datetime, create: bool = False
@@ -98,9 +113,30 @@ def _check(template: Template, request: TemplateIn) -> None:
     if not template.languages:
         raise TemplateProblem("a template needs a subject and a body in at least one language")
     for language in template.languages:
-        # extra occasion variables (an order, a product) are unknown here: leave them out
+        _check_names(template, language, marketing=request.purpose.value == "marketing")
+        # occasion variables (an order, a product) and a shop's own: stand-ins that render "…"
         sample = SAMPLE | {n: _Anything() for n in context.needs(template) if n not in SAMPLE}
         render(template, sample, language=language)
+
+
+def _check_names(template: Template, language: str, *, marketing: bool) -> None:
+    parts = {
+        ("subjects", "subject"): Template(
+            template.key, {language: template.subjects[language]}, {}
+        ),
+        ("bodies", "body"): Template(template.key, {}, {language: template.bodies[language]}),
+    }
+    for (part, word), alone in parts.items():
+        for name in sorted(context.needs(alone) - KNOWN):
+            close = get_close_matches(name, KNOWN, n=1, cutoff=0.75)
+            if not marketing and not close:
+                continue  # a variable the shop sends with its transactional messages
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TemplateProblem(
+                f"{word} in {language}: unknown variable {name!r}{hint}. A template can use"
+                f" {', '.join(sorted(KNOWN))}.",
+                details={"field": part, "language": language, "variable": name},
+            )
 
 
 def listed(session: Session) -> list[TemplatePublic]:

@@ -164,7 +164,7 @@ def _template_page(
             "preview": preview,
             "preview_problem": preview_problem,
             "problem": problem,
-            "languages": ("de", "en", "nb"),
+            "template_languages": ("de", "en", "nb"),
             "done": DONE.get(request.query_params.get("done", "")),
         },
         status=status,
