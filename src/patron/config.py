@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     shop_name: str = Field(default="Patron", description="The shop's name in messages and pages.")
     public_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Where customers reach this Patron: the base of unsubscribe and opt-in links.",
+        description="Where customers reach this Patron: the base of the links in messages.",
     )
     language: str = Field(
         default="en", description="The shop's default language for messages (de, en, nb)."
@@ -80,6 +80,9 @@ class Settings(BaseSettings):
         ge=1,
         le=32,
         description="Connections a worker sends each channel's messages over at once.",
+    )
+    track_messages: bool = Field(
+        default=True, description="Open pixel and tracked links in marketing e-mails."
     )
     control_share: float = Field(
         default=0.05,

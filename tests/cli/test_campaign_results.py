@@ -205,7 +205,7 @@ def test_the_campaign_report(campaign: str) -> None:
     assert document["window"]["so_far"] is False
     total = document["delivery"]["total"]
     assert (total["assigned"], total["sent"], total["delivered"], total["bounced"]) == (2, 2, 1, 1)
-    assert (total["opened"], total["clicked"]) == (None, None)
+    assert (total["opened"], total["clicked"]) == (0, 0)  # tracking is on by default
     assert document["delivery"]["holdout"] == 2
     totals = {row["group"]: row for row in document["totals"]}
     assert totals["treatment"]["revenue"] == "50.0000"  # money exact, as text

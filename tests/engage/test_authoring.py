@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from patron.engage import authoring
+from patron.config import Settings
+from patron.engage import authoring, context
 from patron.engage.models import MessageTemplate
 from patron.engage.rendering import TemplateProblem
 from patron.engage.schemas import TemplateIn
+from patron.recommend import service as recommending
+from recommend import pasta_shop
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -74,3 +78,52 @@ def test_occasion_variables_render_as_stand_ins_in_an_html_body(
     with sessions() as session:
         saved = authoring.save(session, _request(body + "</p>"), now=NOW)
     assert saved.variables == ["benefits", "event", "order", "product", "salutation"]
+
+
+def _every_key(values: dict[str, Any]) -> str:
+    """A body that shows every key of a real context: each variable, each key of a mapping,
+    each key of a list's items."""
+    parts = []
+    for name, value in sorted(values.items()):
+        if isinstance(value, dict):
+            parts += [f"{{{{ {name}.{key} }}}}" for key in sorted(value)]
+        elif isinstance(value, list):
+            shown = " ".join(f"{{{{ item.{key} }}}}" for key in sorted(value[0]))
+            parts.append(f"{{% for item in {name} %}}{shown}{{% endfor %}}")
+        else:
+            parts.append(f"{{{{ {name} }}}}")
+    return "<p>" + " ".join(parts) + "</p>"
+
+
+def test_the_sample_has_exactly_the_keys_of_a_real_message_so_each_renders_on_save(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    shop = pasta_shop.build(sessions, now)
+    recommending.fit(engine, now=now)
+    anna = shop.customers["ANNA"]
+    with sessions() as session:
+        real = context.contexts(
+            session,
+            [anna],
+            needs=frozenset({"recommended", *context.LOYALTY}),
+            settings=Settings(_env_file=None, currency="NOK"),  # type: ignore[call-arg]
+            now=now,
+            channel="email",
+            purpose="marketing",
+        )[anna]
+    assert real["recommended"], "the pasta buyer is offered the sauce"
+    assert set(authoring.SAMPLE["shop"]) == set(real["shop"])
+    for item in authoring.SAMPLE["recommended"]:
+        assert set(item) == set(real["recommended"][0])
+    body = _every_key(real)
+    assert "{{ shop.currency }}" in body
+    assert "{{ item.partner_name }}" in body
+    with sessions() as session:
+        saved = authoring.save(session, _request(body), now=NOW)
+    assert set(saved.variables) == set(real)
+    # a key real recommendations lack is refused when saved, not when ten thousand are sent
+    lacking = "<p>{% for item in recommended %}{{ item.reason }}{% endfor %}</p>"
+    with sessions() as session, pytest.raises(TemplateProblem, match="reason"):
+        authoring.save(session, _request(lacking), now=NOW)
+    assert _stored(sessions) == {"en": body, "de": "<p>{{ salutation }}</p>"}

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 import factories as make
 from patron.config import load_settings
 from patron.engage import campaigns, holdout, library, messages, transactional
+from patron.engage.journeys import JourneyProblem
 from patron.engage.models import CampaignMember, Message, Suppression
-from patron.engage.schemas import CampaignCreate, VariantIn
+from patron.engage.schemas import CampaignCreate, CampaignKind, VariantIn
 from patron.errors import Conflict, PatronError
 
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)  # 11:00 in Berlin: outside the quiet hours
@@ -87,7 +88,7 @@ def test_a_second_run_queues_nobody_twice(sessions: sessionmaker[Session]) -> No
         first = campaigns.run(session, campaign_id, settings=SETTINGS, now=NOW)
         # a one-off is done after its run; a journey-like second pass must add nothing either
         campaign = campaigns.get(session, campaign_id)
-        campaign.status = "draft"
+        campaign.status, campaign.started_at, campaign.finished_at = "draft", None, None
         session.commit()
         again = campaigns.run(session, campaign_id, settings=SETTINGS, now=NOW)
         count = session.scalar(select(func.count()).select_from(Message))
@@ -311,3 +312,146 @@ def test_a_transactional_message_needs_no_consent_but_a_usable_address(
     assert first.id == again.id
     assert first.purpose.value == "transactional"
     assert listed.count == 1
+
+
+def _invitation(session: Session, **fields: object) -> int:
+    request = CampaignCreate(
+        name="Autumn fair",
+        journey="event_invitation",
+        variants=[VariantIn(name="A", template="event_invitation")],
+        **fields,  # type: ignore[arg-type]
+    )
+    return campaigns.create(session, request, actor="test", now=NOW).id
+
+
+def test_a_setting_a_campaign_cannot_run_with_is_refused_when_it_is_created(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        _shop(session, 2)
+        wrong = [
+            (
+                CampaignCreate(
+                    name="Autumn fair",
+                    journey="event_invitation",
+                    variants=[VariantIn(template="event_invitation")],
+                    settings={"event_date": "next Friday"},
+                ),
+                "event_date",
+            ),
+            (
+                CampaignCreate(
+                    name="Goes with it",
+                    kind=CampaignKind.journey,
+                    journey="cross_sell",
+                    settings={"days_after": -3},
+                ),
+                "days_after",
+            ),
+            (
+                CampaignCreate(
+                    name="Birthday",
+                    kind=CampaignKind.journey,
+                    journey="birthday",
+                    settings={"voucher_value": "ten euros"},
+                ),
+                "voucher_value",
+            ),
+            (
+                CampaignCreate(
+                    name="News",
+                    variants=[VariantIn(template="newsletter")],
+                    settings={"capacity": 0},
+                ),
+                "capacity",
+            ),
+        ]
+        for request, setting in wrong:
+            with pytest.raises(JourneyProblem) as refused:
+                campaigns.create(session, request, actor="t", now=NOW)
+            assert refused.value.code == "journey.invalid"
+            assert refused.value.details["field"] == f"settings.{setting}"
+            assert f"setting {setting!r}" in str(refused.value)
+            session.rollback()
+        assert campaigns.list_campaigns(session).count == 0
+        # what is accepted is stored the one way the trigger and the context read it
+        made = campaigns.get(
+            session, _invitation(session, settings={"event_date": "2026-09-17", "capacity": 40})
+        )
+        assert made.settings["event_date"] == "2026-09-17"
+        assert made.settings["capacity"] == 40
+
+
+def test_a_campaign_that_fails_does_not_stop_the_others_of_the_round(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        _shop(session, 10)
+        broken = _invitation(session, holdout_share=0.0, scheduled_at=NOW)
+        fine = _newsletter(session, holdout_share=0.0, scheduled_at=NOW)
+        # stored before settings were checked on creation: a date the invitation cannot read
+        stored = campaigns.get(session, broken)
+        stored.settings = {**stored.settings, "event_date": "next Friday"}
+        session.commit()
+        with pytest.raises(ValueError, match="next Friday"):
+            campaigns.run_due(session, settings=SETTINGS, now=NOW)
+        statuses = {c.id: c.status for c in campaigns.list_campaigns(session).data}
+        queued = session.scalar(
+            select(func.count()).select_from(Message).where(Message.campaign_id == fine)
+        )
+    assert statuses == {broken: "scheduled", fine: "done"}
+    assert queued
+
+
+def test_a_one_off_that_has_run_is_not_scheduled_or_run_again(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        _shop(session, 10)
+        campaign_id = _newsletter(session, holdout_share=0.0)
+        first = campaigns.run(session, campaign_id, settings=SETTINGS, now=NOW)
+        assert first.queued
+        assert campaigns.pause(session, campaign_id).status == "paused"
+        with pytest.raises(Conflict) as refused:
+            campaigns.schedule(session, campaign_id, at=NOW + timedelta(hours=1))
+        assert refused.value.code == "campaign.wrong_status"
+        assert campaigns.resume(session, campaign_id).status == "done"
+        _shop(session, 4)  # new customers in the segment (everyone) get nothing from it
+        later = NOW + timedelta(days=1)
+        assert campaigns.run_due(session, settings=SETTINGS, now=later) == {}
+        with pytest.raises(Conflict) as again:
+            campaigns.run(session, campaign_id, settings=SETTINGS, now=later)
+        assert again.value.code == "campaign.wrong_status"
+        sent = session.scalar(
+            select(func.count()).select_from(Message).where(Message.campaign_id == campaign_id)
+        )
+    assert sent == first.queued
+
+
+def test_a_transactional_journey_holds_nobody_out_unless_a_share_is_given(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        library.install(session, now=NOW)
+        buyers = []
+        for _ in range(30):
+            person = make.customer(session, language="de")
+            make.order(session, person, placed_at=NOW - timedelta(hours=5), lines=[make.line()])
+            buyers.append(person.id)
+        session.commit()
+        thanks = campaigns.enable_journey(session, "thank_you", actor="t", now=NOW)
+        birthday = campaigns.enable_journey(session, "birthday", actor="t", now=NOW)
+        asked = campaigns.create(
+            session,
+            CampaignCreate(
+                name="Follow-up",
+                kind=CampaignKind.journey,
+                journey="complaint_follow_up",
+                holdout_share=0.2,
+            ),
+            actor="t",
+            now=NOW,
+        )
+        done = campaigns.run(session, thanks.id, settings=SETTINGS, now=NOW)
+    assert (thanks.holdout_share, birthday.holdout_share, asked.holdout_share) == (0.0, 0.1, 0.2)
+    assert (done.holdout, done.queued) == (0, len(buyers))

@@ -74,7 +74,7 @@ def send_one(sink: Sink, message: Queued = LETTER, **settings: Any) -> Any:
 
 
 def test_an_email_has_a_text_and_an_html_part_in_utf8(sink: Sink) -> None:
-    assert send_one(sink).outcome is Outcome.sent
+    assert send_one(sink, track_messages=False).outcome is Outcome.sent  # the HTML as stored
     [got] = sink.all()
     mail = got.message
     assert mail.get_content_type() == "multipart/alternative"
@@ -153,6 +153,46 @@ def test_a_transactional_email_has_no_unsubscribe_link(sink: Sink) -> None:
     mail = sink.all()[0].message
     assert mail["List-Unsubscribe"] is None
     assert mail["List-Unsubscribe-Post"] is None
+
+
+def test_tracking_takes_the_quoted_web_links_of_a_tags_and_nothing_else(sink: Sink) -> None:
+    html = (
+        '<p><a title="1 > 0" href="https://shop.example/a?x=1&amp;y=2">a</a>\n'
+        '<A CLASS=big HREF = "HTTPS://shop.example/B">b</A>\n'
+        '<a data-href="https://data.example/" href="#top">c</a>\n'
+        "<a href=https://unquoted.example/>d</a>\n"
+        '<a href="https://patron.cafe-mueller.example/t/c/already">e</a>\n'
+        '<area href="https://shop.example/map" alt="map">\n'
+        "<a href=' https://shop.example/space '>f</a>\n"
+        '<a href="ftp://files.example/">g</a></p>'
+    )
+    send_one(sink, replace(LETTER, html=html))
+    sent = sink.all()[0].message.get_body(("html",))
+    assert sent is not None
+    got = str(sent.get_content()).replace("\r\n", "\n")
+    tracked = [
+        links.read_click("the signing key of this test run", token.split('"')[0].split("'")[0])
+        for token in got.split("https://patron.cafe-mueller.example/t/c/")[1:]
+        if not token.startswith("already")
+    ]
+    assert tracked == [
+        (7, "https://shop.example/a?x=1&y=2"),
+        (7, "https://shop.example/B"),
+        (7, "https://shop.example/space"),
+    ]
+    for untouched in (
+        'data-href="https://data.example/" href="#top"',
+        "<a href=https://unquoted.example/>d</a>",
+        '<a href="https://patron.cafe-mueller.example/t/c/already">e</a>',
+        '<area href="https://shop.example/map" alt="map">',
+        '<a href="ftp://files.example/">g</a>',
+    ):
+        assert untouched in got
+    assert got.count("<img") == 1
+    pixel = got.rpartition("</p>")[2]  # no </body>: the pixel goes at the end
+    assert pixel.startswith('<img src="https://patron.cafe-mueller.example/t/o/')
+    token = pixel.split("/t/o/")[1].split(".gif")[0]
+    assert links.read_open("the signing key of this test run", token) == 7
 
 
 # --- the connection ----------------------------------------------------------------------------

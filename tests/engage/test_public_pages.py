@@ -18,9 +18,10 @@ from patron.config import Settings, load_settings
 from patron.customers import service as customers
 from patron.customers.models import Consent, Interaction
 from patron.db import utcnow
-from patron.engage import consent, links
+from patron.engage import consent, links, public
 from patron.engage.messages import Outgoing, enqueue
 from patron.engage.models import Message
+from patron.outbox.models import OutboxEvent
 from patron.web.app import create_app
 
 SECRET = "a-test-secret-of-more-than-thirty-two-characters"
@@ -248,8 +249,31 @@ def test_the_open_pixel_is_an_uncached_transparent_gif_and_records_the_open(
         assert session.get_one(Message, message_id).opened_at is not None
         kinds = list(session.scalars(select(Interaction.kind)))
     assert kinds == ["email_open"]
-    forged = links.open_url("", "another-secret", message_id)
-    assert browser.get(forged, headers={"Accept": "image/*"}).status_code == 404
+
+
+def test_a_bad_pixel_token_still_answers_the_gif_and_records_nothing(
+    browser: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    anna = _customer(sessions, email="anna@example.org")
+    message_id = _sent(sessions, anna)
+    token = links.open_url("", SECRET, message_id).removeprefix("/t/o/").removesuffix(".gif")
+    bad = [
+        links.open_url("", "another-secret", message_id),  # made with another key
+        f"/t/o/{'A' if token[0] != 'A' else 'B'}{token[1:]}.gif",  # edited
+        f"/t/o/{token[:3]}.gif",  # cut short
+        links.click_url("", SECRET, message_id, "https://shop.example/").replace("/t/c/", "/t/o/")
+        + ".gif",  # a click link's token
+    ]
+    for url in bad:
+        response = browser.get(url, headers={"Accept": "image/*"})
+        assert response.status_code == 200, url
+        assert response.headers["content-type"] == "image/gif"
+        assert "no-store" in response.headers["cache-control"]
+        assert response.content == public.PIXEL
+    with sessions() as session:
+        assert session.get_one(Message, message_id).opened_at is None
+        assert list(session.scalars(select(Interaction.kind))) == []
+        assert "message.opened" not in set(session.scalars(select(OutboxEvent.topic)))
 
 
 def test_a_tracked_link_records_the_click_and_redirects_with_303(

@@ -244,7 +244,9 @@ def test_a_running_window_is_cut_at_now_and_says_so(
         found = reports.customer_outcomes(
             session, campaign_id=shop.campaign_id, window_days=30, now=LATE
         )
-        report = reports.campaign_report(session, campaign_id=shop.campaign_id, now=LATE)
+        report = reports.campaign_report(
+            session, campaign_id=shop.campaign_id, now=LATE, tracking=True
+        )
     by_name = _outcomes_by_name(shop, found)
     # B1's 7.00 at day 39.5 and B2's 9.00 just before day 40 lie after ``now``
     assert by_name["B1"] == (1, Decimal(50), Decimal(20))
@@ -260,7 +262,9 @@ def test_a_running_window_is_cut_at_now_and_says_so(
 
 def test_the_report_when_every_window_is_over(sessions: sessionmaker[Session], shop: Shop) -> None:
     with sessions() as session:
-        report = reports.campaign_report(session, campaign_id=shop.campaign_id, now=DONE)
+        report = reports.campaign_report(
+            session, campaign_id=shop.campaign_id, now=DONE, tracking=True
+        )
     assert (report.key, report.name, report.status) == ("spring", "Campaign spring", "active")
     assert report.window.so_far is False
     assert report.window.members_complete == 9
@@ -276,7 +280,9 @@ def test_the_report_when_every_window_is_over(sessions: sessionmaker[Session], s
 
 def test_delivery_by_variant_and_in_total(sessions: sessionmaker[Session], shop: Shop) -> None:
     with sessions() as session:
-        delivery = reports.campaign_report(session, campaign_id=shop.campaign_id, now=DONE).delivery
+        delivery = reports.campaign_report(
+            session, campaign_id=shop.campaign_id, now=DONE, tracking=True
+        ).delivery
     a, b = delivery.variants
     assert a == reports.DeliveryRow(
         "A", 4, queued=1, sent=2, delivered=1, bounced=1, cancelled=0, dead=1, opened=1, clicked=1
@@ -303,23 +309,27 @@ def test_opens_and_clicks_are_unknown_where_nothing_was_tracked(
     sessions: sessionmaker[Session],
 ) -> None:
     with sessions.begin() as session:
-        plain = campaign(session, key="plain", variants=("A",))
-        pixel = campaign(session, key="pixel", variants=("A",))
-        for of, html in (
-            (plain, "<p>no links</p>"),
-            (pixel, '<img src="https://x.example/t/o/t.gif">'),
-        ):
+        news = campaign(session, key="news", variants=("A",))
+        service = campaign(session, key="service", variants=("A",))
+        service.purpose = "transactional"
+        clicked = campaign(session, key="clicked", variants=("A",))
+        for of in (news, service, clicked):
             for n in range(2):
                 row = member(session, of, make.customer(session), "A", make.at(0))
-                message(session, of, row, "sent", html=html, key=f"{of.key}{n}")
-        ids = plain.id, pixel.id
-    with sessions() as session:
-        plain_report, pixel_report = (
-            reports.campaign_report(session, campaign_id=i, now=DONE).delivery.total for i in ids
-        )
-    assert (plain_report.opened, plain_report.clicked) == (None, None)
-    assert (pixel_report.opened, pixel_report.clicked) == (0, None)
-    assert plain_report.delivered == pixel_report.delivered == 2
+                sent = message(session, of, row, "sent", key=f"{of.key}{n}")
+                if of is clicked and n == 0:
+                    sent.clicked_at = make.at(1)
+
+    def total(of: Campaign, tracking: bool) -> reports.DeliveryRow:
+        with sessions() as session:
+            found = reports.campaign_report(session, campaign_id=of.id, now=DONE, tracking=tracking)
+        return found.delivery.total
+
+    assert (total(news, True).opened, total(news, True).clicked) == (0, 0)
+    assert (total(news, False).opened, total(news, False).clicked) == (None, None)
+    assert (total(service, True).opened, total(service, True).clicked) == (None, None)
+    assert (total(clicked, False).opened, total(clicked, False).clicked) == (None, 1)
+    assert total(news, False).delivered == total(service, True).delivered == 2
 
 
 def _welch(treated: list[float], held: list[float], confidence: float = 0.95) -> dict[str, Any]:
@@ -350,7 +360,9 @@ def test_uplift_equals_an_independent_welch_computation(
     sessions: sessionmaker[Session], shop: Shop, metric: str, position: int
 ) -> None:
     with sessions() as session:
-        report = reports.campaign_report(session, campaign_id=shop.campaign_id, now=DONE).uplift
+        report = reports.campaign_report(
+            session, campaign_id=shop.campaign_id, now=DONE, tracking=True
+        ).uplift
     held = _raw_figures("holdout", position)
     comparisons = {
         "treatment": (
@@ -391,7 +403,7 @@ def test_a_campaign_without_members_reports_empty_figures(sessions: sessionmaker
     with sessions.begin() as session:
         empty = campaign(session, key="empty").id
     with sessions() as session:
-        report = reports.campaign_report(session, campaign_id=empty, now=DONE)
+        report = reports.campaign_report(session, campaign_id=empty, now=DONE, tracking=True)
     assert report.delivery.total.assigned == 0
     assert report.window == reports.Window(30, DONE, None, None, None, 0, False)
     assert report.uplift.overall["revenue"].difference is None
@@ -408,4 +420,4 @@ def test_campaigns_are_found_by_id_or_key_and_unknown_ones_named(
             campaigns.get(session, "autumn")
         assert "autumn" in missing.value.message
         with pytest.raises(NotFound):
-            reports.campaign_report(session, campaign_id=10_000, now=DONE)
+            reports.campaign_report(session, campaign_id=10_000, now=DONE, tracking=True)

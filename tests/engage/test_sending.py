@@ -257,6 +257,34 @@ def test_a_hard_bounce_suppresses_the_address_and_tells_the_webhooks(
     assert message(sessions, receipt).status == "cancelled"
 
 
+def test_a_hard_bounce_turns_an_unsubscribe_into_a_suppression_of_everything(
+    sessions: sessionmaker[Session], sink: Sink, clock: Clock
+) -> None:
+    with sessions.begin() as session:
+        fay = person(session, email="fay@example.org")
+        session.add(
+            Suppression(
+                channel="email", address="fay@example.org", reason="unsubscribe", note="footer"
+            )
+        )
+        receipt = queue(session, fay, purpose="transactional", key="order:1")
+    sink.refuse("fay@example.org", "550 5.1.1 No such user")
+    assert send(sessions, sink, clock).bounced == 1
+    assert message(sessions, receipt).status == "bounced"
+    with sessions() as session:
+        [suppression] = session.scalars(select(Suppression)).all()
+    assert (suppression.address, suppression.reason) == ("fay@example.org", "hard_bounce")
+    assert "550 5.1.1 No such user" in (suppression.note or "")
+    # the address is gone: the next transactional message to it is not even tried
+    with sessions.begin() as session:
+        again = queue(
+            session, session.get_one(Customer, fay.id), purpose="transactional", key="order:2"
+        )
+    assert send(sessions, sink, clock).cancelled == 1
+    assert message(sessions, again).last_error == "the address is suppressed (hard_bounce)"
+    assert len(sink.all()) == 0
+
+
 def test_a_bounce_keeps_a_suppression_written_meanwhile(
     sessions: sessionmaker[Session], sink: Sink, clock: Clock
 ) -> None:

@@ -30,13 +30,18 @@ COUNTS = ("orders",)  # outcomes counted, shown with more decimals than money
 def report(campaign: str = CAMPAIGN, json_output: bool = JSON_OPTION) -> None:
     """Delivery, and each customer's orders, revenue and margin over their window: treated
     against the holdout, with the 95 % interval and the incremental total, per variant."""
+    from patron.config import load_settings
     from patron.db import utcnow
     from patron.engage import campaigns, reports
 
     def load(session: Session) -> CampaignReport:
         found = campaigns.get(session, campaign)
         return reports.campaign_report(
-            session, campaign_id=found.id, now=utcnow(), confidence=CONFIDENCE
+            session,
+            campaign_id=found.id,
+            now=utcnow(),
+            tracking=load_settings().track_messages,
+            confidence=CONFIDENCE,
         )
 
     found = in_session(load)

@@ -11,16 +11,25 @@ app = typer.Typer(help="Database schema: upgrade and inspect.", no_args_is_help=
 
 @app.command("upgrade")
 def upgrade(json_output: bool = JSON_OPTION) -> None:
-    """Apply all migrations (creates the database if it is new)."""
+    """Apply all migrations (creates the database if it is new), then add the shipped message
+    templates the store lacks (a template there, shipped or the shop's own, stays as it is)."""
     from patron import schema
+    from patron.db import session_factory, utcnow
+    from patron.engage import library
 
     rt = runtime()
-    schema.upgrade(rt.engine)
-    revision = schema.current_revision(rt.engine)
+    try:
+        schema.upgrade(rt.engine)
+        revision = schema.current_revision(rt.engine)
+        with session_factory(rt.engine).begin() as session:
+            added = library.install(session, now=utcnow())
+    finally:
+        rt.close()
     if json_output:
-        print_json({"revision": revision})
+        print_json({"revision": revision, "templates_added": added})
     else:
-        typer.echo(f"schema at revision {revision}")
+        templates = "template" if added == 1 else "templates"
+        typer.echo(f"schema at revision {revision}; {added} shipped message {templates} added")
 
 
 @app.command("current")

@@ -26,6 +26,9 @@ from patron.engage.rendering import LANGUAGES, Template, TemplateProblem, render
 from patron.engage.schemas import TemplateIn, TemplatePublic
 from patron.errors import Conflict, NotFound
 
+# A sample customer's variables, with exactly the keys real messages get (``context``: ``shop``
+# from ``_people``, each ``recommended`` item from ``_add_recommended``), so a template is
+# refused on save for a key real messages lack, and accepted for every key they have.
 SAMPLE: dict[str, Any] = {
     "customer": {
         "id": 1,
@@ -35,14 +38,20 @@ SAMPLE: dict[str, Any] = {
         "language": "de",
     },
     "salutation": "Hallo Anna",
-    "shop": {"name": "Shop", "url": "https://shop.example"},
+    "shop": {"name": "Shop", "url": "https://shop.example", "currency": "EUR"},
     "unsubscribe_url": "https://shop.example/u/sample",
     "tier": "Gold",
     "points": 1200,
     "expiring_points": 150,
     "expiring_on": "2027-01-31",
     "recommended": [
-        {"name": "Espresso beans", "sku": "ESP-1", "price": "12.90", "reason": "goes with"}
+        {
+            "name": "Espresso beans",
+            "sku": "ESP-1",
+            "category": "Coffee",
+            "price": "12,90 €",
+            "partner_name": "Rösterei Nord",
+        }
     ],
     "voucher": {"code": "ABCD-EFGH-JKLM", "value": "10.00", "valid_until": "2027-01-31"},
     "campaign": "Sample",

@@ -58,7 +58,8 @@ from patron.errors import Conflict, NotFound, PatronError
 JOURNEY_EVERY = timedelta(minutes=1)
 CAN_SCHEDULE = ("draft", "paused")
 # A one-off is done once it has run; pausing or cancelling it then holds or drops what is still
-# queued (messages the frequency cap or the quiet hours put off).
+# queued (messages the frequency cap or the quiet hours put off). It never runs again: a paused
+# one-off is scheduled only if it has not run, and resuming one that has brings it back to done.
 CAN_PAUSE = ("scheduled", "active", "done")
 CAN_RESUME = ("paused",)
 CAN_CANCEL = ("draft", "scheduled", "active", "paused", "done")
@@ -76,12 +77,21 @@ class CampaignProblem(PatronError):
 def create(
     session: Session, request: CampaignCreate, *, actor: str | None, now: datetime
 ) -> CampaignPublic:
-    """A new campaign, checked: its segment parses, its templates exist, its journey is known.
+    """A new campaign, checked: its segment parses, its templates exist, its journey is known,
+    its settings are ones it can run with (a wrong one is refused naming it, ``journey.invalid``,
+    rather than failing each time the worker runs it).
 
     A one-off campaign with ``scheduled_at`` is scheduled; without, it is a draft (``schedule``
     or ``run_now`` sends it). A journey starts active: it reaches customers as they become due.
+    A transactional journey holds nobody out unless ``holdout_share`` is given: a customer in
+    its holdout would never get the note about their own order or complaint.
     """
     journey = _journey(request)
+    settings = (
+        journeys.settings_for(journey.key, request.settings)
+        if journey
+        else journeys.checked(request.settings)
+    )
     variants = request.variants or [VariantIn(name="A", template=_default_template(journey))]
     _check_variants(session, variants)
     purpose = request.purpose.value if request.purpose else _purpose(session, journey, variants)
@@ -90,8 +100,13 @@ def create(
     key = request.key or _new_key(request.name)
     if session.scalar(select(Campaign.id).where(Campaign.key == key)) is not None:
         raise Conflict(f"a campaign with the key {key!r} exists", code="campaign.exists")
-    settings = dict(journey.settings) if journey else {}
-    settings |= request.settings
+    holdout_share = request.holdout_share
+    if (
+        request.kind is CampaignKind.journey
+        and purpose == journeys.TRANSACTIONAL
+        and "holdout_share" not in request.model_fields_set
+    ):
+        holdout_share = 0.0
     if request.kind is CampaignKind.journey:
         status = "active"
     else:
@@ -106,7 +121,7 @@ def create(
         channel=request.channel.value,
         purpose=purpose,
         variants=[v.model_dump() for v in variants],
-        holdout_share=request.holdout_share,
+        holdout_share=holdout_share,
         window_days=request.window_days,
         settings=settings,
         scheduled_at=request.scheduled_at,
@@ -234,6 +249,7 @@ def schedule(session: Session, campaign_id: int, *, at: datetime) -> CampaignPub
     if campaign.kind != "one_off":
         raise Conflict("a journey runs as customers become due", code="campaign.not_one_off")
     _check_status(campaign, CAN_SCHEDULE, "scheduled")
+    _check_not_run(campaign, "scheduled")
     campaign.status, campaign.scheduled_at = "scheduled", at
     session.commit()
     return public(session, campaign)
@@ -254,7 +270,7 @@ def resume(session: Session, campaign_id: int) -> CampaignPublic:
     _check_status(campaign, CAN_RESUME, "resumed")
     if campaign.kind == "journey":
         campaign.status = "active"
-    elif campaign.started_at is not None:
+    elif _has_run(campaign):
         campaign.status = "done"  # its run is over; resuming releases the queued messages
     else:
         campaign.status = "scheduled" if campaign.scheduled_at is not None else "draft"
@@ -282,6 +298,23 @@ def _locked(session: Session, campaign_id: int) -> Campaign:
     if campaign is None:
         raise NotFound(f"no campaign {campaign_id}", code="campaign.not_found")
     return campaign
+
+
+def _has_run(campaign: Campaign) -> bool:
+    """A one-off runs once: after that, it is done (or paused, or cancelled) for good."""
+    return campaign.kind == "one_off" and (
+        campaign.started_at is not None or campaign.finished_at is not None
+    )
+
+
+def _check_not_run(campaign: Campaign, wanted: str) -> None:
+    if _has_run(campaign):
+        raise Conflict(
+            f"campaign {campaign.id} is a one-off that has run; it cannot be {wanted} again "
+            "(create a new campaign to reach the segment once more)",
+            code="campaign.wrong_status",
+            details={"status": campaign.status},
+        )
 
 
 def _check_status(campaign: Campaign, allowed: tuple[str, ...], wanted: str) -> None:
@@ -375,8 +408,9 @@ def run_due(session: Session, *, settings: Settings, now: datetime) -> dict[str,
     that has not run for ``JOURNEY_EVERY`` (the worker calls this every few seconds; a
     journey's triggers look at days, not seconds).
 
-    Each campaign runs in its own transaction; one that fails is left as it was and the
-    others still run (the error is raised after them, naming the first).
+    Each campaign runs in its own transaction; one that fails — a refusal (``PatronError``)
+    or a value it cannot run with (``ValueError``, a ``decimal`` error) — is left as it was
+    and the others still run (the first error is raised after them).
     """
     journeys_due = (Campaign.status == "active") & (
         Campaign.last_run_at.is_(None) | (Campaign.last_run_at <= now - JOURNEY_EVERY)
@@ -390,11 +424,11 @@ def run_due(session: Session, *, settings: Settings, now: datetime) -> dict[str,
     )
     session.rollback()
     totals: dict[str, int] = defaultdict(int)
-    failure: PatronError | None = None
+    failure: Exception | None = None
     for campaign_id in due:
         try:
             done = run(session, campaign_id, settings=settings, now=now)
-        except PatronError as error:
+        except (PatronError, ValueError, ArithmeticError) as error:
             session.rollback()
             failure = failure or error
             continue
@@ -414,6 +448,7 @@ def run(session: Session, campaign_id: int, *, settings: Settings, now: datetime
             f"campaign {campaign.id} is {campaign.status}; it does not run",
             code="campaign.wrong_status",
         )
+    _check_not_run(campaign, "run")
     done = _Run()
     wanted = _candidates(session, campaign, settings=settings, now=now)
     done.candidates = len(wanted)

@@ -12,12 +12,19 @@ about 2 ms a message (the bench's target is 1,000 messages a second) and wraps a
 ``List-Unsubscribe`` URL into an encoded word that mail clients do not read as a URL. The
 ``Message-ID`` comes from the message's key, so a message sent again after a crash carries
 the same one, and receivers that drop repeats see it once.
+
+A marketing e-mail is tracked here too, while ``PATRON_TRACK_MESSAGES`` is on: each http(s)
+link of its HTML goes through ``/t/c/`` (except the unsubscribe link), and an open pixel
+``/t/o/`` ends the body. This happens at send time, because the links carry the message's id,
+which exists only once the row does; the stored HTML stays what the template rendered. The
+plain-text part keeps its links as they are, and transactional e-mails are never tracked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import smtplib
 import ssl
 from base64 import b64encode
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, formataddr, parseaddr
 from enum import StrEnum
+from html import escape, unescape
 from http.client import HTTPException
 from typing import Protocol, Self
 
@@ -38,6 +46,15 @@ SMTP_TIMEOUT = 30.0  # seconds to wait for the SMTP server's answer to one comma
 WEBHOOK_TIMEOUT = 10.0  # seconds to wait for the webhook channel's answer
 USER_AGENT = f"Patron/{__version__}"
 CRLF = "\r\n"
+PIXEL_STYLE = "display:block;border:0"
+# The href of an <a> tag quoted with " or ': the tag up to the value, and the value in its
+# quotes. Attributes before it may quote a ">"; "href" must follow white space, so a data-href
+# is not taken. An unquoted href stays as it is.
+_LINK = re.compile(
+    r"""(<a\s(?:[^>"']|"[^"]*"|'[^']*')*?(?<=\s)href\s*=\s*)("[^"]*"|'[^']*')""",
+    re.IGNORECASE,
+)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
 class Outcome(StrEnum):
@@ -120,6 +137,9 @@ class MimeBuilder:
         self.from_header = formataddr((_one_line(name), address), charset="utf-8")
         self.public_url = settings.public_url
         self.secret_key = settings.secret_key
+        self.track = settings.track_messages
+        # links that stay as they are: the unsubscribe link, and those already tracked
+        self.untracked = (f"{settings.public_url}/u/", f"{settings.public_url}/t/")
 
     def build(self, message: Queued, *, now: datetime) -> bytes:
         """multipart/alternative (text, then HTML), UTF-8, quoted-printable; CRLF line ends."""
@@ -141,15 +161,40 @@ class MimeBuilder:
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
             ]
         head += ["MIME-Version: 1.0", f'Content-Type: multipart/alternative; boundary="{boundary}"']
+        html = message.html
+        if self.track and message.purpose == "marketing":
+            html = self.tracked(html, message.id)
         parts = [
             f"--{boundary}{CRLF}Content-Type: text/{subtype}; charset=utf-8{CRLF}"
             f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}".encode("ascii")
             + _quoted_printable(body)
             + CRLF.encode("ascii")
-            for subtype, body in (("plain", message.text), ("html", message.html))
+            for subtype, body in (("plain", message.text), ("html", html))
         ]
         closing = f"--{boundary}--{CRLF}".encode("ascii")
         return (CRLF.join(head) + CRLF + CRLF).encode("ascii") + b"".join(parts) + closing
+
+    def tracked(self, html: str, message_id: int) -> str:
+        """The HTML with its http(s) links tracked (``links.click_url``) and the open pixel
+        (``links.open_url``) before ``</body>``, or at the end when there is none."""
+
+        def track(found: re.Match[str]) -> str:
+            tag, value = found.groups()
+            target = unescape(value[1:-1]).strip()
+            scheme, colon, rest = target.partition(":")
+            if scheme.lower() not in ("http", "https") or not rest.startswith("//"):
+                return found.group(0)
+            target = scheme.lower() + colon + rest  # read_click takes http and https only
+            if target.startswith(self.untracked):
+                return found.group(0)
+            url = links.click_url(self.public_url, self.secret_key, message_id, target)
+            return f"{tag}{value[0]}{escape(url)}{value[0]}"
+
+        html = _LINK.sub(track, html)
+        url = links.open_url(self.public_url, self.secret_key, message_id)
+        pixel = f'<img src="{escape(url)}" width="1" height="1" alt="" style="{PIXEL_STYLE}">'
+        at = max((end.start() for end in _BODY_END.finditer(html)), default=-1)  # the last
+        return html + pixel if at < 0 else f"{html[:at]}{pixel}{html[at:]}"
 
 
 def _one_line(text: str) -> str:

@@ -304,8 +304,14 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
 def settings_for(key: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The journey's defaults overridden by ``given``, each known setting checked (a wrong one
     is refused naming it); settings the journey does not know are kept as they are."""
-    merged = dict(journey(key).settings) | dict(given or {})
+    return checked(dict(journey(key).settings) | dict(given or {}))
+
+
+def checked(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` with each known one checked and written the one way (a wrong one is
+    refused naming it, ``journey.invalid``); the others kept as they are. For a campaign
+    without a journey, such as a newsletter with a ``capacity``."""
     return {
         name: CHECKS[name](name, value) if name in CHECKS else value
-        for name, value in merged.items()
+        for name, value in settings.items()
     }

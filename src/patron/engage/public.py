@@ -12,6 +12,7 @@ pages' Babel catalogues know English and German only, so these few texts live he
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from patron.config import Settings
 from patron.db import utcnow
-from patron.engage import consent
+from patron.engage import consent, links
 from patron.engage.rendering import LANGUAGES
 from patron.errors import PatronError
 from patron.web.deps import SessionDep, SettingsDep, public
@@ -153,8 +154,10 @@ def confirm_opt_in(
 @router.get("/t/o/{token}.gif", dependencies=[public()])
 def opened(token: str, session: SessionDep, settings: SettingsDep) -> Response:
     """The open pixel: records the first open, answers a transparent GIF never to be cached
-    (a cached image would hide every later open from the same client)."""
-    consent.record_open(session, token=token, settings=settings, now=utcnow())
+    (a cached image would hide every later open from the same client). An edited or foreign
+    token records nothing but gets the GIF all the same: a mail client shows no broken image."""
+    with suppress(links.BadLink):
+        consent.record_open(session, token=token, settings=settings, now=utcnow())
     return Response(PIXEL, media_type="image/gif", headers=NO_CACHE)
 
 

@@ -19,7 +19,7 @@ from patron.access.schemas import SignedIn
 from patron.db import utcnow
 from patron.engage import experiments, reports
 from patron.engage.uplift import Report, Uplift
-from patron.web.deps import SessionDep, page
+from patron.web.deps import SessionDep, SettingsDep, page
 from patron.web.i18n import N_
 from patron.web.rendering import render
 
@@ -98,10 +98,12 @@ def _verdict(overall: Compared) -> str:
 
 @router.get("/campaigns/{campaign_id}/report")
 def campaign_report_page(
-    request: Request, session: SessionDep, me: Reader, campaign_id: int
+    request: Request, session: SessionDep, settings: SettingsDep, me: Reader, campaign_id: int
 ) -> HTMLResponse:
     """Delivery, totals, and the uplift of orders, revenue and margin per customer."""
-    found = reports.campaign_report(session, campaign_id=campaign_id, now=utcnow())
+    found = reports.campaign_report(
+        session, campaign_id=campaign_id, now=utcnow(), tracking=settings.track_messages
+    )
     context = {
         "report": found,
         "outcomes": outcomes(found.uplift, names=CAMPAIGN_METRICS, money=MONEY),

@@ -56,9 +56,6 @@ METRICS = ("orders", "revenue", "margin")
 TOTAL = "total"
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 CENT = Decimal("0.0001")  # the store's money precision (``units.MONEY_SCALE``)
-# The stored body of a tracked e-mail holds the signed open pixel or click links (``links``).
-OPEN_PIXEL = "%/t/o/%"
-CLICK_LINK = "%/t/c/%"
 
 
 # --- what the report holds -------------------------------------------------------------------
@@ -184,16 +181,22 @@ def significant(found: uplift.Uplift) -> bool | None:
 
 
 def campaign_report(
-    session: Session, *, campaign_id: int, now: datetime, confidence: float = 0.95
+    session: Session,
+    *,
+    campaign_id: int,
+    now: datetime,
+    tracking: bool,
+    confidence: float = 0.95,
 ) -> CampaignReport:
-    """Delivery, outcomes and uplift of a campaign as of ``now``."""
+    """Delivery, outcomes and uplift of a campaign as of ``now``. ``tracking`` is the
+    ``track_messages`` setting: the sender tracks marketing e-mails while it is on."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise NotFound(f"no campaign {campaign_id}", code="campaign.not_found")
     outcomes = customer_outcomes(
         session, campaign_id=campaign.id, window_days=campaign.window_days, now=now
     )
-    delivery = _delivery(session, campaign, outcomes.groups, now=now)
+    delivery = _delivery(session, campaign, outcomes.groups, now=now, tracking=tracking)
     variants = tuple(row.variant for row in delivery.variants)
     report = uplift.uplift(
         list(outcomes.groups), outcomes.as_floats(), holdout=HOLDOUT, confidence=confidence
@@ -372,7 +375,7 @@ def _plus_days(instant: Column, days: int, dialect: str) -> ColumnElement[Any]:
 
 
 def _delivery(
-    session: Session, campaign: Campaign, groups: Sequence[str], *, now: datetime
+    session: Session, campaign: Campaign, groups: Sequence[str], *, now: datetime, tracking: bool
 ) -> Delivery:
     assigned: dict[str, int] = {}
     for group in groups:
@@ -381,7 +384,7 @@ def _delivery(
     named = [str(variant["name"]) for variant in campaign.variants]
     seen = (set(assigned) | set(counted)) - {HOLDOUT}
     variants = [*named, *sorted(seen - set(named))]
-    tracked = _tracked(counted.values())
+    tracked = _tracked(campaign, counted.values(), tracking=tracking)
     rows = tuple(
         _row(name, assigned.get(name, 0), counted.get(name, {}), tracked) for name in variants
     )
@@ -400,8 +403,8 @@ STATUS_COUNTS = ("queued", "sent", "bounced", "cancelled", "dead")
 def _message_counts(
     session: Session, campaign_id: int, *, now: datetime
 ) -> dict[str, dict[str, int]]:
-    """Per variant: messages by status, opened, clicked, and how many carry tracking links;
-    like the outcomes, only of members assigned by ``now``."""
+    """Per variant: messages by status, opened and clicked; like the outcomes, only of members
+    assigned by ``now``."""
     variant = func.coalesce(Message.variant, CampaignMember.group, "")
     counts = [
         func.sum(case((Message.status == status, 1), else_=0)).label(status)
@@ -413,8 +416,6 @@ def _message_counts(
             *counts,
             func.count(Message.opened_at).label("opened"),
             func.count(Message.clicked_at).label("clicked"),
-            func.sum(case((Message.html.like(OPEN_PIXEL), 1), else_=0)).label("pixels"),
-            func.sum(case((Message.html.like(CLICK_LINK), 1), else_=0)).label("links"),
         )
         .outerjoin(CampaignMember, CampaignMember.id == Message.member_id)
         .where(
@@ -431,13 +432,16 @@ def _message_counts(
     }
 
 
-def _tracked(counts: Iterable[Mapping[str, int]]) -> tuple[bool, bool]:
-    """Whether opens and clicks were tracked at all: some message of the campaign carried the
-    open pixel (click links), or recorded an open (a click). Otherwise "0 opened" would claim
-    a measurement that never took place, so the report shows nothing instead."""
+def _tracked(
+    campaign: Campaign, counts: Iterable[Mapping[str, int]], *, tracking: bool
+) -> tuple[bool, bool]:
+    """Whether opens and clicks were tracked at all: the sender tracks marketing e-mails while
+    ``track_messages`` is on, and an open or a click recorded shows it was. Otherwise "0
+    opened" would claim a measurement that never took place, so the report shows nothing."""
     listed = list(counts)
-    opens = any(c.get("pixels", 0) or c.get("opened", 0) for c in listed)
-    clicks = any(c.get("links", 0) or c.get("clicked", 0) for c in listed)
+    sent_tracked = tracking and campaign.channel == "email" and campaign.purpose == "marketing"
+    opens = sent_tracked or any(c.get("opened", 0) for c in listed)
+    clicks = sent_tracked or any(c.get("clicked", 0) for c in listed)
     return opens, clicks
 
 

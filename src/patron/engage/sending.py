@@ -480,7 +480,10 @@ def _record_bounce(
     session: Session, held: _Lease, detail: str, *, now: datetime
 ) -> outbox.NewEvent | None:
     """A hard bounce: the message is ``bounced`` and the address suppressed on its channel;
-    its event, or None when the message is no longer this worker's."""
+    its event, or None when the message is no longer this worker's.
+
+    An address already suppressed only for marketing (``unsubscribe``) becomes a hard bounce,
+    which stops transactional messages too; a complaint or a manual entry stays as it is."""
     message = held.message
     done = _update(
         session,
@@ -493,16 +496,19 @@ def _record_bounce(
     if not done:
         return None
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(Suppression).values(
+        channel=message.channel,
+        address=_address(message.channel, message.recipient),
+        reason="hard_bounce",
+        note=detail[:500],
+        created_at=now,
+    )
     session.execute(
-        dialect.insert(Suppression)
-        .values(
-            channel=message.channel,
-            address=_address(message.channel, message.recipient),
-            reason="hard_bounce",
-            note=detail[:500],
-            created_at=now,
+        statement.on_conflict_do_update(
+            index_elements=[Suppression.channel, Suppression.address],
+            set_={"reason": statement.excluded.reason, "note": statement.excluded.note},
+            where=Suppression.reason == "unsubscribe",
         )
-        .on_conflict_do_nothing(index_elements=[Suppression.channel, Suppression.address])
     )
     return _event("message.bounced", message, reason=detail)
 
