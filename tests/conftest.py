@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from patron import schema
@@ -75,9 +76,25 @@ def postgres_url() -> Iterator[str]:
 
 
 def _empty_postgres(engine: Engine) -> None:
+    """Empty every table. A transaction an earlier test left open (a session never closed)
+    would make TRUNCATE wait for ever; after 30 s the test fails naming what holds the lock."""
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("SET LOCAL lock_timeout = '30s'"))
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    except OperationalError:
+        with engine.connect() as connection:
+            open_ones = connection.execute(
+                text(
+                    "SELECT left(query, 200) FROM pg_stat_activity WHERE datname ="
+                    " current_database() AND state LIKE 'idle in transaction%'"
+                )
+            ).scalars()
+            pytest.fail(
+                "an earlier test left a transaction open, so the tables cannot be emptied;"
+                f" its last statement: {list(open_ones)}"
+            )
 
 
 @pytest.fixture

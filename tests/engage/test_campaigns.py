@@ -71,7 +71,8 @@ def test_a_one_off_reaches_the_consenting_minus_the_control_group_and_its_holdou
             session.scalars(select(Message.customer_id).where(Message.campaign_id == campaign_id))
         )
     assert sorted(members) == sorted(expected)
-    key = campaigns.get(sessions(), campaign_id).key
+    with sessions() as session:
+        key = campaigns.get(session, campaign_id).key
     for customer_id, group in members.items():
         assert group == holdout.campaign_group(customer_id, campaign_key=key, holdout_share=0.2)
     treated = {c for c, g in members.items() if g != holdout.HOLDOUT}

@@ -315,7 +315,7 @@ def test_a_one_off_campaign_is_created_from_the_form_and_listed(
     assert 'A: <a href="/templates/newsletter">newsletter</a>' in page
     assert "<dd>20%</dd>" in page
     assert "<dd>14</dd>" in page
-    assert _actions(page) == ["run", "cancel"]  # what a draft can do
+    assert _actions(page) == ["schedule", "run", "cancel"]  # what a draft can do
 
     response = _post(
         marketer,
@@ -417,6 +417,35 @@ def test_a_journey_is_switched_on_once(
         )
         assert f"unknown journey '{key}'" in _between(page, 'data-testid="error">', "</p>")
     assert _campaigns(sessions) == 1
+
+
+def test_a_draft_is_scheduled_from_its_page_in_the_shops_time(
+    marketer: TestClient, sessions: sessionmaker[Session], installed: None
+) -> None:
+    created = _post(marketer, "/campaigns/new", name="Later", template="newsletter")
+    campaign_id = int(created.headers["location"].split("/")[2].split("?")[0])
+    page = _page(marketer, f"/campaigns/{campaign_id}")
+    assert _actions(page) == ["schedule", "run", "cancel"]
+    location, page = _redirected(
+        _post(marketer, f"/campaigns/{campaign_id}/schedule", at=""), marketer
+    )
+    assert "say when the campaign should go out" in _between(page, 'data-testid="error">', "</p>")
+    assert _status(sessions, campaign_id) == "draft"
+    location, page = _redirected(
+        _post(marketer, f"/campaigns/{campaign_id}/schedule", at="2030-05-04T08:15"), marketer
+    )
+    assert location == f"/campaigns/{campaign_id}?done=schedule"
+    assert "The campaign is scheduled" in _between(page, 'data-testid="done">', "</p>")
+    with sessions() as session:
+        row = session.get_one(Campaign, campaign_id)
+        assert row.status == "scheduled"
+        assert row.scheduled_at is not None
+        assert row.scheduled_at.astimezone(UTC) == datetime(2030, 5, 4, 8, 15, tzinfo=UTC)
+    assert "schedule" not in _actions(page)  # scheduled: run, pause or cancel
+    _post(marketer, f"/campaigns/{campaign_id}/run")
+    _post(marketer, f"/campaigns/{campaign_id}/pause")
+    page = _page(marketer, f"/campaigns/{campaign_id}")
+    assert _actions(page) == ["resume", "cancel"]  # it ran: never scheduled or run again
 
 
 def test_a_campaign_runs_pauses_resumes_and_cancels_from_its_page(

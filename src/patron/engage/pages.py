@@ -7,10 +7,11 @@ of a campaign's uplift is on ``report_pages``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -61,11 +62,12 @@ router = APIRouter(include_in_schema=False)
 Reader = Annotated[SignedIn, page(READ)]
 Writer = Annotated[SignedIn, page(WRITE)]
 TEXT_MAX = 2000
-ACTIONS = ("run", "pause", "resume", "cancel")
+ACTIONS = ("run", "schedule", "pause", "resume", "cancel")
 DONE = {
     "created": N_("The campaign was created."),
     "enabled": N_("The journey is switched on: it reaches customers as they become due."),
     "run": N_("The campaign ran: its messages are queued for the worker."),
+    "schedule": N_("The campaign is scheduled: the worker sends it when its time has come."),
     "pause": N_("The campaign is paused; its queued messages wait."),
     "resume": N_("The campaign is resumed."),
     "cancel": N_("The campaign is cancelled; its queued messages will not be sent."),
@@ -231,6 +233,7 @@ def campaigns_page(request: Request, session: SessionDep, me: Reader) -> HTMLRes
 @router.post("/campaigns/new", dependencies=[csrf()])
 def create_campaign(
     session: SessionDep,
+    settings: SettingsDep,
     me: Writer,
     name: Annotated[str, Form(max_length=200)] = "",
     template: Annotated[str, Form(max_length=64)] = "",
@@ -253,7 +256,7 @@ def create_campaign(
             variants=variants,
             holdout_share=holdout / 100,
             window_days=window,
-            scheduled_at=_when(at),
+            scheduled_at=_when(at, settings.timezone),
             journey="event_invitation" if invitation else None,
         )
         made = campaigns.create(session, wanted, actor=me.user.email, now=utcnow())
@@ -263,12 +266,12 @@ def create_campaign(
     return RedirectResponse(f"/campaigns/{made.id}?done=created", status_code=303)
 
 
-def _when(text: str) -> datetime | None:
-    """A ``datetime-local`` field's value (the browser's local time is read as UTC)."""
+def _when(text: str, zone: str) -> datetime | None:
+    """A ``datetime-local`` field's value, a time in the shop's time zone (``zone``)."""
     if not text.strip():
         return None
     when = datetime.fromisoformat(text.strip())
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(zone))
 
 
 def _problem(error: Exception) -> str:
@@ -333,15 +336,20 @@ def campaign_page(
             "status_names": STATUS_NAMES,
             "done": DONE.get(request.query_params.get("done", "")),
             "error": request.query_params.get("error", "")[:300],
-            "actions": _actions(found.status, found.kind.value),
+            "actions": _actions(found),
         },
     )
 
 
-def _actions(status: str, kind: str) -> list[str]:
+def _actions(found: Any) -> list[str]:
+    """What the campaign's page offers: a one-off that has not run can be run or scheduled."""
+    status, one_off = found.status, found.kind.value == "one_off"
+    fresh = one_off and found.started_at is None and found.finished_at is None
     allowed = []
-    if status in ("draft", "scheduled", "active"):
+    if status in ("draft", "scheduled", "active") and (fresh or not one_off):
         allowed.append("run")
+    if status in campaigns.CAN_SCHEDULE and fresh:
+        allowed.append("schedule")
     if status in campaigns.CAN_PAUSE:
         allowed.append("pause")
     if status in campaigns.CAN_RESUME:
@@ -353,20 +361,31 @@ def _actions(status: str, kind: str) -> list[str]:
 
 @router.post("/campaigns/{campaign_id}/{action}", dependencies=[csrf()])
 def campaign_action(
-    session: SessionDep, settings: SettingsDep, me: Writer, campaign_id: int, action: str
+    session: SessionDep,
+    settings: SettingsDep,
+    me: Writer,
+    campaign_id: int,
+    action: str,
+    at: Annotated[str, Form(max_length=40)] = "",
 ) -> RedirectResponse:
-    """Run, pause, resume or cancel; back to the campaign with what was done or why not."""
+    """Run, schedule (at ``at``), pause, resume or cancel; back to the campaign with what was
+    done or why not."""
     if action not in ACTIONS:
         raise NotFound(f"unknown action {action!r}")
     try:
         if action == "run":
             campaigns.run(session, campaign_id, settings=settings, now=utcnow())
+        elif action == "schedule":
+            when = _when(at, settings.timezone)
+            if when is None:
+                raise PatronError("say when the campaign should go out", code="campaign.invalid")
+            campaigns.schedule(session, campaign_id, at=when)
         elif action == "cancel":
             campaigns.cancel(session, campaign_id, now=utcnow())
         else:
             getattr(campaigns, action)(session, campaign_id)
-    except PatronError as error:
+    except (PatronError, ValueError) as error:
         session.rollback()
-        target = f"/campaigns/{campaign_id}?{urlencode({'error': error.message})}"
+        target = f"/campaigns/{campaign_id}?{urlencode({'error': _problem(error)})}"
         return RedirectResponse(target, status_code=303)
     return RedirectResponse(f"/campaigns/{campaign_id}?done={action}", status_code=303)
