@@ -456,3 +456,43 @@ def test_a_transactional_journey_holds_nobody_out_unless_a_share_is_given(
         done = campaigns.run(session, thanks.id, settings=SETTINGS, now=NOW)
     assert (thanks.holdout_share, birthday.holdout_share, asked.holdout_share) == (0.0, 0.1, 0.2)
     assert (done.holdout, done.queued) == (0, len(buyers))
+
+
+def test_two_occasions_of_one_customer_in_one_run_keep_to_the_frequency_cap(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Two watched products got cheaper: two price-drop messages, but with a cap of one
+    marketing message in 7 days the second waits a week after the first."""
+    with sessions() as session:
+        library.install(session, now=NOW)
+        person = make.customer(session, language="de", time_zone="Europe/Berlin")
+        make.consent(session, person, recorded_at=NOW - timedelta(days=30))
+        for price in ("12.90", "30.00"):
+            product = make.product(session, price="10.00")
+            make.interaction(
+                session,
+                person,
+                kind="price_watch",
+                product_id=product.id,
+                payload={"price": price},
+                occurred_at=NOW - timedelta(days=2),
+            )
+        session.commit()
+        made = campaigns.create(
+            session,
+            CampaignCreate(
+                name="Cheaper", kind=CampaignKind.journey, journey="price_drop", holdout_share=0
+            ),
+            actor="t",
+            now=NOW,
+        )
+        capped = load_settings(
+            timezone="Europe/Berlin", control_share=0.0, marketing_cap=1, marketing_cap_days=7
+        )
+        done = campaigns.run(session, made.id, settings=capped, now=NOW)
+        times = sorted(
+            session.scalars(select(Message.send_after).where(Message.campaign_id == made.id))
+        )
+    assert (done.candidates, done.queued) == (2, 2)
+    assert times[0] == NOW  # 11:00 in Berlin: outside the quiet hours
+    assert times[1] >= NOW + timedelta(days=7)

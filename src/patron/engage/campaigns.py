@@ -679,7 +679,7 @@ def _messages(
                 subject=rendered.subject,
                 html=html,
                 text=rendered.text if html is rendered.html else _text(html),
-                send_after=pace.get(member.customer_id, now),
+                send_after=pace.next(member.customer_id),
                 campaign_id=campaign.id,
                 member_id=member.id,
                 variant=member.group,
@@ -701,14 +701,42 @@ def _text(html: str) -> str:
     return plain_text(html)
 
 
+@dataclass
+class _Pacer:
+    """When each next marketing message to a customer may go out. Each answer counts as
+    taken, so a customer with two occasions in one run (two price drops) gets the second
+    only when the cap allows it."""
+
+    now: datetime
+    taken: dict[int, list[datetime]]
+    zones: dict[int, str]
+    cap: pacing.Cap | None  # None: no pacing (a transactional campaign)
+    quiet: pacing.QuietHours
+    default_zone: str
+
+    def next(self, customer_id: int) -> datetime:
+        if self.cap is None:
+            return self.now
+        moment = pacing.send_at(
+            self.now,
+            sent=self.taken[customer_id],
+            zone=self.zones.get(customer_id),
+            cap=self.cap,
+            quiet=self.quiet,
+            default_zone=self.default_zone,
+        )
+        self.taken[customer_id].append(moment)
+        return moment
+
+
 def _pacing(
     session: Session, campaign: Campaign, ids: Sequence[int], *, settings: Settings, now: datetime
-) -> dict[int, datetime]:
+) -> _Pacer:
     """When each marketing message may go out: the frequency cap counts the customer's
     marketing messages sent in the window and those still queued, then the quiet hours of
     their time zone (the shop's when theirs is unknown or not a real zone)."""
     if campaign.purpose != "marketing":
-        return {}
+        return _Pacer(now, defaultdict(list), {}, None, pacing.QuietHours(), settings.timezone)
     cap = pacing.Cap(settings.marketing_cap, settings.marketing_cap_days)
     quiet = _quiet(settings.quiet_hours)
     since = now - timedelta(days=settings.marketing_cap_days)
@@ -735,18 +763,8 @@ def _pacing(
                 )
             ).all()
         )
-    found = {}
-    for customer_id in ids:
-        zone = _zone(zones.get(customer_id), settings.timezone)
-        found[customer_id] = pacing.send_at(
-            now,
-            sent=taken.get(customer_id, ()),
-            zone=zone,
-            cap=cap,
-            quiet=quiet,
-            default_zone=settings.timezone,
-        )
-    return found
+    checked = {customer_id: _zone(zones.get(customer_id), settings.timezone) for customer_id in ids}
+    return _Pacer(now, taken, checked, cap, quiet, settings.timezone)
 
 
 def _quiet(hours: str) -> pacing.QuietHours:
