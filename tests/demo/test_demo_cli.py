@@ -106,6 +106,7 @@ def test_demo_prints_a_working_api_key_on_every_start(
             "loyalty:read",
             "loyalty:write",
             "events:write",
+            "campaigns:read",
         }
         with pytest.raises(PatronError) as revoked:  # the earlier start's key is revoked
             access.verify_api_key(session, token=first, now=utcnow())

@@ -45,6 +45,7 @@ DEMO_KEY_SCOPES = (
     "loyalty:read",
     "loyalty:write",
     "events:write",
+    "campaigns:read",  # segments, templates, campaigns and their reports, from /docs too
 )
 DEMO_ADMIN_EMAIL = "admin@demo.example"
 # Children before parents, so deleting never trips a foreign key.
