@@ -165,10 +165,10 @@ def _send_group(
 
     The work is shared by threads: senders that only send (``_send_each``, one per connection,
     each with every n-th lease) and this one, which records the answers the senders have handed
-    over since its last commit, all in one transaction. The sender does not wait for the store, nor the store for the network; under
-    load a commit carries a few answers, when the server is slow one each. The sender stops
-    before a lease could run out mid-send (another worker may take the message then); what it
-    did not try is handed back at once.
+    over since its last commit, all in one transaction. The senders do not wait for the store,
+    nor the store for the network; under load a commit carries a few answers, when the server is
+    slow one each. A sender stops before a lease could run out mid-send (another worker may take
+    the message then); what it did not try is handed back at once.
     """
     answers: queue.SimpleQueue[_Answer | _Done] = queue.SimpleQueue()
     stop = threading.Event()  # set when recording fails: send nothing more that is not recorded
