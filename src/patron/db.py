@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -78,7 +78,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def insert_new(
     connection: Connection,
-    table: Table,
+    model: type[Base],
     rows: Sequence[Mapping[str, Any]],
     *,
     unique: Sequence[str],
@@ -95,6 +95,7 @@ def insert_new(
     """
     if not rows:
         return []
+    table = cast(Table, model.__table__)
     names = tuple(rows[0])
     if connection.dialect.name != "postgresql":
         statement = _insert_values(table, tuple(unique), tuple(returning))

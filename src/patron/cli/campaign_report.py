@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from patron.cli.output import JSON_OPTION, console, in_session, print_json, table
+from patron.cli.output import JSON_OPTION, console, in_session, print_json, runtime, table
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -30,9 +30,10 @@ COUNTS = ("orders",)  # outcomes counted, shown with more decimals than money
 def report(campaign: str = CAMPAIGN, json_output: bool = JSON_OPTION) -> None:
     """Delivery, and each customer's orders, revenue and margin over their window: treated
     against the holdout, with the 95 % interval and the incremental total, per variant."""
-    from patron.config import load_settings
     from patron.db import utcnow
     from patron.engage import campaigns, reports
+
+    rt = runtime()
 
     def load(session: Session) -> CampaignReport:
         found = campaigns.get(session, campaign)
@@ -40,11 +41,11 @@ def report(campaign: str = CAMPAIGN, json_output: bool = JSON_OPTION) -> None:
             session,
             campaign_id=found.id,
             now=utcnow(),
-            tracking=load_settings().track_messages,
+            tracking=rt.settings.track_messages,
             confidence=CONFIDENCE,
         )
 
-    found = in_session(load)
+    found = in_session(load, rt)
     if json_output:
         print_json(campaign_document(found))
         return

@@ -29,10 +29,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from patron.config import Settings
@@ -599,7 +599,7 @@ def _assign(
     ]
     added = insert_new(
         session.connection(),
-        _MEMBERS,
+        CampaignMember,
         rows,
         unique=["campaign_id", "customer_id", "occasion"],
         returning=["id", "customer_id", "occasion", "group"],
@@ -614,9 +614,6 @@ def _assign(
         )
         for row in added
     ]
-
-
-_MEMBERS = cast("Table", CampaignMember.__table__)
 
 
 def _messages(
@@ -742,8 +739,8 @@ def _pacing(
     since = now - timedelta(days=settings.marketing_cap_days)
     taken: dict[int, list[datetime]] = defaultdict(list)
     zones: dict[int, str | None] = {}
-    for start in range(0, len(ids), 10_000):
-        chunk = ids[start : start + 10_000]
+    for start in range(0, len(ids), audience.CHUNK):
+        chunk = ids[start : start + audience.CHUNK]
         for customer_id, status, sent_at, send_after in session.execute(
             select(Message.customer_id, Message.status, Message.sent_at, Message.send_after).where(
                 audience.ids_among(session, Message.customer_id, chunk),

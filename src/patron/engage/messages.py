@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.db import insert_new
@@ -56,11 +55,8 @@ def enqueue(session: Session, outgoing: Sequence[Outgoing], *, now: datetime) ->
     """
     fixed = {"status": "queued", "attempts": 0, "created_at": now}
     rows = [vars(item) | fixed for item in outgoing]
-    added = insert_new(session.connection(), _MESSAGES, rows, unique=["key"], returning=["id"])
+    added = insert_new(session.connection(), Message, rows, unique=["key"], returning=["id"])
     return [int(row.id) for row in added]
-
-
-_MESSAGES = cast("Table", Message.__table__)
 
 
 def listed(

@@ -172,7 +172,7 @@ def _send_group(
     """
     answers: queue.SimpleQueue[_Answer | _Done] = queue.SimpleQueue()
     stop = threading.Event()  # set when recording fails: send nothing more that is not recorded
-    lanes = [channel, *(channel.another() for _ in range(connections - 1))][: len(leases)]
+    lanes = [channel, *(channel.another() for _ in range(min(connections, len(leases)) - 1))]
     senders = [
         threading.Thread(
             target=_send_each,
