@@ -99,6 +99,69 @@ class Settings(BaseSettings):
         description="No marketing is sent in these hours of the customer's own time zone.",
     )
 
+    care_hours: str = Field(
+        default="mon-fri 08:00-17:00",
+        description="Working hours of customer service, in which case deadlines run "
+        "(e.g. `mon-fri 08:00-17:00; sat 09:00-13:00`).",
+    )
+    care_holidays: str = Field(
+        default="",
+        description="Public holidays on which no deadline runs: a country, optionally with its "
+        "subdivision (`DE`, `DE-BY`, `NO`), as the `holidays` library knows them; empty for none.",
+    )
+    care_closed_days: str = Field(
+        default="",
+        description="Further days the service is closed, as ISO dates separated by commas.",
+    )
+    care_sla_file: str | None = Field(
+        default=None,
+        description="A YAML file of SLA policies (first response and resolution hours by "
+        "priority and customer class); the built-in policies when unset.",
+    )
+    care_warn_hours: float = Field(
+        default=2.0,
+        ge=0,
+        description="Warn this many working hours before a case's deadline passes.",
+    )
+    care_inbound_address: str | None = Field(
+        default=None,
+        description="The address customers write to with complaints (e.g. `service@shop.example`); "
+        "mail to it opens a case or adds to one.",
+    )
+    care_inbound_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port on which `patron worker` receives that mail over SMTP (unset: off).",
+    )
+    care_inbound_host: str = Field(
+        default="127.0.0.1", description="Address the inbound SMTP listener binds to."
+    )
+    survey_valid_days: int = Field(
+        default=30, ge=1, description="A survey link in a message works for this many days."
+    )
+    account_capacity: int = Field(
+        default=30, ge=1, description="Key accounts an account manager looks after at most."
+    )
+    task_no_contact_days: int = Field(
+        default=90,
+        ge=1,
+        description="A key account not contacted for this many days gets an invitation task.",
+    )
+    task_p_alive_drop: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="A key account whose P(alive) fell by this much between two analyses gets "
+        "a call task.",
+    )
+    task_gift_days_before: int = Field(
+        default=14,
+        ge=0,
+        description="Days before the anniversary of a key account's first order its gift task "
+        "is due.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -6,8 +6,10 @@ import typer
 
 from patron.cli import (
     access,
+    accounts,
     analytics,
     campaign,
+    cases,
     customers,
     database,
     demo,
@@ -15,6 +17,7 @@ from patron.cli import (
     loyalty,
     recommend,
     serving,
+    surveys,
     webhooks,
     worker,
 )
@@ -39,6 +42,11 @@ app.add_typer(analytics.clv_app, name="clv")
 app.add_typer(loyalty.app, name="loyalty")
 app.add_typer(recommend.app, name="recommend")
 app.add_typer(campaign.app, name="campaign")
+app.add_typer(cases.app, name="case")
+app.add_typer(surveys.app, name="survey")
+app.add_typer(accounts.accounts_app, name="account")
+app.add_typer(accounts.tasks_app, name="task")
+app.add_typer(accounts.events_app, name="event")
 app.add_typer(webhooks.app, name="webhooks")
 app.command("worker")(worker.worker)
 

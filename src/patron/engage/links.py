@@ -20,7 +20,13 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from itsdangerous import BadSignature, Serializer, URLSafeSerializer
+from itsdangerous import (
+    BadSignature,
+    Serializer,
+    SignatureExpired,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 from itsdangerous.encoding import base64_encode
 
 from patron.errors import PatronError
@@ -28,6 +34,8 @@ from patron.errors import PatronError
 UNSUBSCRIBE = "patron.unsubscribe"
 OPEN = "patron.open"
 CLICK = "patron.click"
+SURVEY = "patron.survey"
+RSVP = "patron.rsvp"
 
 
 class BadLink(PatronError):
@@ -103,6 +111,77 @@ def read_click(secret: str, token: str) -> tuple[int, str]:
     ):
         raise BadLink("This link is not one of ours.")
     return value[0], value[1]
+
+
+class ExpiredLink(PatronError):
+    """A survey or invitation link older than it may be."""
+
+    code = "engage.expired_link"
+    status = 410
+
+
+class _TimedTokens(URLSafeTimedSerializer):
+    """``URLSafeTimedSerializer`` without the zlib try, like ``_Tokens``: the token carries the
+    moment it was signed, so a reader can refuse it after a number of days."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
+@lru_cache(maxsize=8)
+def _timed(secret: str, salt: str) -> _TimedTokens:
+    return _TimedTokens(secret, salt=salt)
+
+
+def survey_url(
+    base_url: str, secret: str, survey: str, customer_id: int, reference: str = ""
+) -> str:
+    """The answer page of ``survey`` for one customer and one invitation (``reference``: what
+    asked, e.g. ``case:12``); the link expires (see ``read_survey``)."""
+    token = _timed(secret, SURVEY).dumps([survey, customer_id, reference])
+    return f"{base_url}/s/{token}"
+
+
+def read_survey(secret: str, token: str, *, max_age_days: int) -> tuple[str, int, str]:
+    """(survey key, customer id, reference) of a survey link; ``ExpiredLink`` when it is older
+    than ``max_age_days``, ``BadLink`` when it was not made here."""
+    value = _load_timed(secret, SURVEY, token, max_age_days)
+    if (
+        not isinstance(value, list)
+        or len(value) != 3
+        or not isinstance(value[0], str)
+        or not isinstance(value[1], int)
+        or not isinstance(value[2], str)
+    ):
+        raise BadLink("This link is not one of ours.")
+    return value[0], value[1], value[2]
+
+
+def rsvp_url(base_url: str, secret: str, event: str, customer_id: int) -> str:
+    """The page on which a customer accepts or declines the invitation to ``event``."""
+    return f"{base_url}/r/{_timed(secret, RSVP).dumps([event, customer_id])}"
+
+
+def read_rsvp(secret: str, token: str, *, max_age_days: int) -> tuple[str, int]:
+    """(event key, customer id) of an invitation link."""
+    value = _load_timed(secret, RSVP, token, max_age_days)
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], str)
+        or not isinstance(value[1], int)
+    ):
+        raise BadLink("This link is not one of ours.")
+    return value[0], value[1]
+
+
+def _load_timed(secret: str, salt: str, token: str, max_age_days: int) -> object:
+    try:
+        return _timed(secret, salt).loads(token, max_age=max_age_days * 86_400)
+    except SignatureExpired:
+        raise ExpiredLink("This link has expired.") from None
+    except BadSignature:
+        raise BadLink("This link is not one of ours, or it was cut short.") from None
 
 
 def _load(secret: str, salt: str, token: str) -> object:

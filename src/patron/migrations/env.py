@@ -6,6 +6,7 @@ from alembic import context
 
 import patron.access.models
 import patron.analytics.snapshots
+import patron.care.models
 import patron.customers.models
 import patron.demo.models
 import patron.engage.models

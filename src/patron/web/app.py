@@ -21,6 +21,14 @@ from patron import __version__, schema
 from patron.access import pages as access_pages
 from patron.analytics import api as analytics_api
 from patron.analytics import pages as analytics_pages
+from patron.care.accounts import api as accounts_api
+from patron.care.accounts import pages as accounts_pages
+from patron.care.accounts import rsvp as accounts_rsvp
+from patron.care.cases import api as cases_api
+from patron.care.cases import pages as cases_pages
+from patron.care.surveys import api as surveys_api
+from patron.care.surveys import pages as surveys_pages
+from patron.care.surveys import public as surveys_public
 from patron.config import DEFAULT_SECRET_KEY, Environment, Settings, load_settings
 from patron.customers import api as customers_api
 from patron.customers import pages as customers_pages
@@ -51,6 +59,9 @@ AREA_ROUTERS: tuple[APIRouter, ...] = (
     recommend_api.router,
     engage_api.router,
     engage_consent_api.router,
+    cases_api.router,
+    surveys_api.router,
+    accounts_api.router,
     dashboard_pages.router,
     analytics_pages.router,
     customers_pages.router,
@@ -59,6 +70,11 @@ AREA_ROUTERS: tuple[APIRouter, ...] = (
     engage_pages.router,
     engage_report_pages.router,
     engage_public.router,
+    cases_pages.router,
+    surveys_pages.router,
+    surveys_public.router,
+    accounts_pages.router,
+    accounts_rsvp.router,
     access_pages.router,
 )
 AREA_TEMPLATES: tuple[Path, ...] = (
@@ -68,6 +84,9 @@ AREA_TEMPLATES: tuple[Path, ...] = (
     loyalty_pages.TEMPLATES,
     recommend_pages.TEMPLATES,
     engage_pages.TEMPLATES,
+    cases_pages.TEMPLATES,
+    surveys_pages.TEMPLATES,
+    accounts_pages.TEMPLATES,
     access_pages.TEMPLATES,
 )
 AREA_NAV: tuple[NavItem, ...] = (
@@ -77,6 +96,9 @@ AREA_NAV: tuple[NavItem, ...] = (
     *loyalty_pages.NAV,
     *recommend_pages.NAV,
     *engage_pages.NAV,
+    *cases_pages.NAV,
+    *surveys_pages.NAV,
+    *accounts_pages.NAV,
     *access_pages.NAV,
 )
 AREA_SECTIONS: tuple[SectionSource, ...] = (
@@ -84,6 +106,9 @@ AREA_SECTIONS: tuple[SectionSource, ...] = (
     *loyalty_pages.SECTIONS,
     *recommend_pages.SECTIONS,
     *engage_pages.SECTIONS,
+    *cases_pages.SECTIONS,
+    *surveys_pages.SECTIONS,
+    *accounts_pages.SECTIONS,
 )
 VENDOR = "/vendor"
 DOCS_ASSETS = "/docs/assets"

@@ -1,0 +1,1 @@
+"""Care: complaints and cases with deadlines, surveys, key accounts, tasks and events."""
