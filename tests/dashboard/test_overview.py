@@ -205,6 +205,20 @@ def test_a_short_history_charts_only_its_months(sessions: sessionmaker[Session])
     assert figures.repeat_rate == 1.0
 
 
+def test_a_history_of_one_moment_is_one_month(sessions: sessionmaker[Session]) -> None:
+    """Every order at one moment: one segment of time, which once made SQLite fail on
+    GROUP BY 0 (a column position)."""
+    with sessions.begin() as session:
+        buyer = make.customer(session)
+        make.order(
+            session, buyer, placed_at=utc(2011, 12, 9, 12), lines=[make.line(unit_price="4.50")]
+        )
+    with sessions() as session:
+        figures = service.overview(session)
+    assert [row.month for row in figures.by_month] == [date(2011, 12, 1)]
+    assert figures.revenue == Decimal("4.50")
+
+
 def test_refunds_of_an_old_sale_in_another_currency_are_left_out(
     sessions: sessionmaker[Session],
 ) -> None:

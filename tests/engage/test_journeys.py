@@ -40,7 +40,9 @@ def test_the_catalogue_holds_every_journey_with_its_template() -> None:
         "event_invitation",
     }
     shipped = {s.key: s for s in library.shipped()}
-    assert set(shipped) == set(journeys.TEMPLATES) == {*JOURNEYS, "newsletter"}
+    assert set(shipped) == set(journeys.TEMPLATES)
+    assert set(shipped) == {*JOURNEYS, "newsletter", *journeys.SERVICE_TEMPLATES}
+    assert {shipped[key].purpose for key in journeys.SERVICE_TEMPLATES} == {"transactional"}
     for journey in JOURNEYS.values():
         assert journey.key == journey.template
         assert shipped[journey.template].purpose == journey.purpose, journey.key
@@ -160,7 +162,7 @@ def test_every_shipped_template_renders_in_every_language(
                     campaign_settings=offer,
                     languages=(language,),
                 )[customer_id]
-                example = JOURNEYS[item.key].example if item.key in JOURNEYS else {}
+                example = journeys.EXAMPLES.get(item.key, {})
                 values |= context.localise(example, language=language, currency="EUR")
                 rendered = render(item.template, values, language=language)
                 where = f"{item.key} ({language}, {who})"

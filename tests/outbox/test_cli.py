@@ -127,7 +127,9 @@ def test_jobs_are_a_list_of_named_functions_of_sessions_and_now() -> None:
     assert [name for name, _ in worker.JOBS] == [
         "loyalty",
         "recommend",
+        "care",
         "campaigns",
+        "cases",
         "messages",
         "webhooks",
     ]

@@ -47,11 +47,19 @@ PUBLIC_PATHS = {
     "/optin/{token}",
     "/t/o/{token}.gif",
     "/t/c/{token}",
+    "/s/{token}",
+    "/r/{token}",
 }
 # Public forms without a CSRF token, each with the reason: they carry their own credential.
 PUBLIC_FORMS = {
+    "/s/{token}": "a customer's survey answer: the signed, expiring link from the message names "
+    "the survey, the customer and the invitation and is the whole credential (no sign-in, so no "
+    "session to bind a CSRF token to); a forged form cannot know it",
     "/u/{token}": "RFC 8058 one-click unsubscribe: mail providers post without cookies, and the "
     "signed token in the address is what a forged form cannot know",
+    "/r/{token}": "a customer's answer to an event invitation: the signed, expiring link from "
+    "the invitation names the event and the guest and is the whole credential (no sign-in, so "
+    "no session to bind a CSRF token to); a forged form cannot know it",
 }
 # What each API route needs, by method and path (the README's table says the same): a change is
 # a decision. One path may need one permission to read and another to change.
@@ -107,6 +115,38 @@ API_PERMISSIONS = {
     "POST /api/v1/campaigns/{campaign}/cancel": "campaigns:write",
     "GET /api/v1/messages": "campaigns:read",
     "POST /api/v1/messages": "campaigns:write",
+    "GET /api/v1/surveys": "cases:read",
+    "POST /api/v1/surveys": "cases:write",
+    "GET /api/v1/surveys/{key}": "cases:read",
+    "POST /api/v1/surveys/{key}/responses": "cases:write",
+    "POST /api/v1/surveys/{key}/invitations": "cases:write",
+    "GET /api/v1/surveys/{key}/report": "cases:read",
+    "GET /api/v1/reports/nps": "cases:read",
+    "GET /api/v1/reports/csat-by-category": "cases:read",
+    "GET /api/v1/account-managers": "cases:read",
+    "PUT /api/v1/account-managers/{email}": "cases:write",
+    "GET /api/v1/key-accounts": "cases:read",
+    "PUT /api/v1/key-accounts/{customer}": "cases:write",
+    "POST /api/v1/key-accounts/assignment-runs": "cases:write",
+    "GET /api/v1/tasks": "cases:read",
+    "POST /api/v1/tasks": "cases:write",
+    "POST /api/v1/tasks/{task}/done": "cases:write",
+    "POST /api/v1/tasks/{task}/cancel": "cases:write",
+    "GET /api/v1/events": "cases:read",
+    "POST /api/v1/events": "cases:write",
+    "GET /api/v1/events/{key}": "cases:read",
+    "PATCH /api/v1/events/{key}": "cases:write",
+    "POST /api/v1/events/{key}/guests": "cases:write",
+    "POST /api/v1/events/{key}/invitations": "cases:write",
+    "POST /api/v1/events/{key}/attendance": "cases:write",
+    "POST /api/v1/cases": "cases:write",
+    "GET /api/v1/cases": "cases:read",
+    "GET /api/v1/cases/{case}": "cases:read",
+    "POST /api/v1/cases/{case}/replies": "cases:write",
+    "POST /api/v1/cases/{case}/notes": "cases:write",
+    "POST /api/v1/cases/{case}/status": "cases:write",
+    "POST /api/v1/cases/{case}/assign": "cases:write",
+    "GET /api/v1/reports/service-recovery": "cases:read",
 }
 # What each page needs (the README's table says the same); None: any signed-in user.
 PAGE_PERMISSIONS: dict[str, str | None] = {
@@ -140,6 +180,34 @@ PAGE_PERMISSIONS: dict[str, str | None] = {
     "/campaigns/{campaign_id}/report": "campaigns:read",
     "/experiments": "campaigns:read",
     "/experiments/{name}": "campaigns:read",
+    "/surveys": "cases:read",
+    "/surveys/new": "cases:write",
+    "/surveys/{key}/status": "cases:write",
+    "/surveys/reports/nps": "cases:read",
+    "/surveys/{key}": "cases:read",
+    "/accounts": "cases:read",
+    "/accounts/assign": "cases:write",
+    "/accounts/managers": "cases:read",
+    "/accounts/managers/save": "cases:write",
+    "/accounts/assignment-runs": "cases:write",
+    "/tasks": "cases:read",
+    "/tasks/new": "cases:write",
+    "/tasks/{task_id}/{action}": "cases:write",
+    "/events": "cases:read",
+    "/events/new": "cases:write",
+    "/events/{key}": "cases:read",
+    "/events/{key}/guests": "cases:write",
+    "/events/{key}/invite": "cases:write",
+    "/events/{key}/attendance": "cases:write",
+    "/events/{key}/status": "cases:write",
+    "/cases": "cases:read",
+    "/cases/new": "cases:write",
+    "/cases/report": "cases:read",
+    "/cases/{case_id}": "cases:read",
+    "/cases/{case_id}/reply": "cases:write",
+    "/cases/{case_id}/note": "cases:write",
+    "/cases/{case_id}/status": "cases:write",
+    "/cases/{case_id}/assign": "cases:write",
 }
 BOGUS = "pk_00000000_" + "x" * 43
 # What a route may answer a key with its permission when the store does not hold what it reads

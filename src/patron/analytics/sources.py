@@ -8,6 +8,10 @@
 
 Customer ids are the store's ``customers.id`` as text. Only sale lines count (adjustments are
 bookkeeping); orders with a status other than ``completed`` are left out.
+
+Survey answers (NPS and CSAT: the attitude of the loyalty type) and service cases (the cost to
+serve) live in care's tables, an area above analytics: they are read here by table and column
+name only (``table()``/``column()`` constructs, Ibis ``con.table``), never through care's models.
 """
 
 from __future__ import annotations
@@ -17,9 +21,17 @@ from typing import Any
 import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Engine, String, cast, select
+from sqlalchemy import DateTime, Engine, Float, Integer, String, cast, column, select, table
 
-from patron.analytics.facts import CUSTOMERS, LINES, RETURNS, Facts, facts_from_arrow
+from patron.analytics.facts import (
+    ATTITUDES,
+    CASES,
+    CUSTOMERS,
+    LINES,
+    RETURNS,
+    Facts,
+    facts_from_arrow,
+)
 from patron.customers.models import Customer, Order, OrderLine, Product, Return
 from patron.sqltypes import Money, Quantity
 
@@ -74,11 +86,36 @@ def postgres_facts(con: Any) -> Facts:
         quantity=fact_returns.quantity.cast("float64"),
         amount=fact_returns.amount.cast("float64"),
     )
+    answers = con.table("survey_responses")
+    answers = answers.filter(answers.kind.isin(ATTITUDE_KINDS) & answers.score.notnull())
+    cases = con.table("cases")
     return Facts(
         lines=fact_lines,
         returns=fact_returns,
         customers=customers.select(customer_id=customers.id.cast("string")),
+        attitudes=answers.select(
+            customer_id=answers.customer_id.cast("string"),
+            answered_at=answers.answered_at.cast("timestamp"),
+            kind=answers.kind,
+            score=answers.score.cast("float64"),
+        ),
+        cases=cases.select(
+            customer_id=cases.customer_id.cast("string"),
+            opened_at=cases.opened_at.cast("timestamp"),
+        ),
     )
+
+
+# Care's tables, by name: analytics may not import care's models (care is the higher layer).
+ATTITUDE_KINDS = ("nps", "csat")
+SURVEY_RESPONSES = table(
+    "survey_responses",
+    column("customer_id", Integer),
+    column("answered_at", DateTime),
+    column("kind", String),
+    column("score", Float),
+)
+CASE_ROWS = table("cases", column("customer_id", Integer), column("opened_at", DateTime))
 
 
 def _sqlite_facts(engine: Engine) -> Facts:
@@ -120,6 +157,10 @@ def _sqlite_facts(engine: Engine) -> Facts:
         raw_lines = _raw(connection, line_query)
         raw_returns = _raw(connection, return_query)
         ids = connection.execute(select(cast(Customer.id, String))).scalars().all()
+        raw_attitudes = _raw(connection, _attitude_query())
+        raw_cases = _raw(
+            connection, select(cast(CASE_ROWS.c.customer_id, String), CASE_ROWS.c.opened_at)
+        )
     lines = _columns(raw_lines, [*LINES.names[:7], "unit_cost"])
     qty = _divide(lines["quantity"], quantity)
     unit_cost = _divide(lines.pop("unit_cost"), money)
@@ -145,11 +186,39 @@ def _sqlite_facts(engine: Engine) -> Facts:
             "amount": _divide(returned["amount"], money),
         }
     )
+    attitudes = _columns(raw_attitudes, ATTITUDES.names)
+    cases = _columns(raw_cases, CASES.names)
     return facts_from_arrow(
         lines_table,
         returns_table,
         customers=pa.table({"customer_id": pa.array(ids, pa.string())}, schema=CUSTOMERS),
+        attitudes=pa.table(
+            {
+                "customer_id": pa.array(attitudes["customer_id"], pa.string()),
+                "answered_at": _timestamps(attitudes["answered_at"]),
+                "kind": pa.array(attitudes["kind"], pa.string()),
+                "score": pa.array(attitudes["score"], pa.float64()),
+            }
+        ),
+        cases=pa.table(
+            {
+                "customer_id": pa.array(cases["customer_id"], pa.string()),
+                "opened_at": _timestamps(cases["opened_at"]),
+            }
+        ),
     )
+
+
+def _attitude_query() -> Any:
+    answers = SURVEY_RESPONSES.c
+    return select(
+        cast(answers.customer_id, String), answers.answered_at, answers.kind, answers.score
+    ).where(answers.kind.in_(ATTITUDE_KINDS), answers.score.is_not(None))
+
+
+def _timestamps(values: list[Any]) -> pa.Array:
+    """Naive UTC text as SQLite stores it, as Arrow timestamps."""
+    return pa.array(values, pa.string()).cast(pa.timestamp("us"))
 
 
 def _raw(connection: Any, query: Any) -> list[Any]:

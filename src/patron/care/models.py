@@ -203,6 +203,19 @@ class AccountAssignment(Base):
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class CareRun(Base):
+    """When a background job of care last ran, and on which score snapshot: the worker re-runs
+    the key-account assignment once a new snapshot (new ABC classes) is there, and the task
+    rules at most once an hour."""
+
+    __tablename__ = "care_runs"
+
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the newest score snapshot when it ran (no foreign key: old snapshots are deleted)
+    snapshot_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class Task(Base):
     """A call, visit, gift, invitation or follow-up, due on a day, owned by a user. A task made
     by a rule carries a ``key`` (rule, customer, occasion) so the rule never makes it twice."""

@@ -152,7 +152,25 @@ def _store(
     rt = runtime()
     rt.sessions()  # refuses an outdated schema
     with _StatusLine(quiet) as step:
-        return analyze_store(rt.engine, settings, end=end, keep=keep, progress=step)
+        stored = analyze_store(rt.engine, settings, end=end, keep=keep, progress=step)
+    _reassign_key_accounts(rt, quiet=quiet)
+    return stored
+
+
+def _reassign_key_accounts(rt: Any, *, quiet: bool) -> None:
+    """New scores may move customers between ABC classes: assign the key accounts again."""
+    from rich.console import Console
+
+    from patron.care.accounts import service as accounts
+    from patron.db import utcnow
+
+    with rt.sessions()() as session:
+        run = accounts.run_assignment(session, settings=rt.settings, now=utcnow())
+    if not quiet and run.a_customers:
+        Console(stderr=True, highlight=False).print(
+            f"key accounts: {run.assigned} assigned, {run.moved} moved, {run.released} "
+            f"released, {run.unplaced} without a manager"
+        )
 
 
 def _file(

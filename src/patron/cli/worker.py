@@ -19,8 +19,11 @@ import typer
 from patron.cli.output import runtime
 
 if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
     from rich.console import Console
     from sqlalchemy.orm import Session, sessionmaker
+
+    from patron.config import Settings
 
 Job: TypeAlias = "Callable[[sessionmaker[Session], datetime], dict[str, int]]"
 REFIT_AFTER = timedelta(hours=24)
@@ -89,13 +92,45 @@ def refit_recommendations(sessions: sessionmaker[Session], now: datetime) -> dic
     return {"refitted": 1, "customers": fitted.customers, "neighbour_pairs": fitted.neighbours}
 
 
+def care_rules(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
+    """Assign the key accounts again after a new analysis (new ABC classes), and run the task
+    rules (P(alive) drop, anniversary gift, no contact) at most once an hour."""
+    from patron.care.accounts import upkeep
+    from patron.config import load_settings
+
+    with sessions() as session:
+        return upkeep.run_due(session, settings=load_settings(), now=now)
+
+
+def check_case_deadlines(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
+    """Warn before a case's deadline passes and record its breach, once each (with the
+    webhook events case.sla_warning and case.sla_breached)."""
+    from patron.care.cases import service
+    from patron.config import load_settings
+
+    with sessions() as session:
+        return service.check_deadlines(session, settings=load_settings(), now=now)
+
+
+def start_inbound(settings: Settings, sessions: sessionmaker[Session]) -> Controller | None:
+    """Receive customers' mail to PATRON_CARE_INBOUND_ADDRESS over SMTP (cases from e-mail)
+    while the worker runs, when PATRON_CARE_INBOUND_PORT is set."""
+    if settings.care_inbound_port is None:
+        return None
+    from patron.care.cases import inbound
+
+    return inbound.start_listener(settings, sessions)
+
+
 # Loyalty first (a tier upgrade is a journey's trigger), campaigns before messages (what they
 # queue goes out in the same round), and messages before webhooks, so the webhooks their
 # changes queued (points earned, messages sent or bounced) go out in the same round too.
 JOBS: list[tuple[str, Job]] = [
     ("loyalty", loyalty_upkeep),
     ("recommend", refit_recommendations),
+    ("care", care_rules),
     ("campaigns", run_campaigns),
+    ("cases", check_case_deadlines),
     ("messages", send_messages),
     ("webhooks", deliver_webhooks),
 ]
@@ -115,9 +150,16 @@ def worker(
     console = Console(highlight=False)
     rt = runtime()
     sessions = rt.sessions()
+    listener = None
     if not once:
         names = ", ".join(name for name, _ in JOBS)
         console.print(f"Patron worker running ({names}) every {interval:g} s; Ctrl-C stops it.")
+        listener = start_inbound(rt.settings, sessions)
+        if listener is not None:
+            console.print(
+                f"Receiving case mail for {rt.settings.care_inbound_address} on "
+                f"{rt.settings.care_inbound_host}:{rt.settings.care_inbound_port}."
+            )
     try:
         while True:
             now = utcnow()
@@ -132,6 +174,8 @@ def worker(
     except KeyboardInterrupt:
         console.print("Worker stopped.")
     finally:
+        if listener is not None:
+            listener.stop()
         rt.close()
 
 

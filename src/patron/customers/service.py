@@ -7,15 +7,16 @@ plain data and never touch a lazy-loading row after its session has closed.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, String, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, func, or_, select, type_coerce, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 
 from patron.access.models import User
 from patron.customers.models import (
+    INTERACTION_KINDS,
     Consent,
     Customer,
     Interaction,
@@ -84,6 +85,35 @@ def customer_ref(session: Session, *, key: str) -> CustomerRef:
             details={"key": key},
         )
     return CustomerRef(*found)
+
+
+def customer_for_email(
+    session: Session, *, email: str, name: str | None, now: datetime
+) -> tuple[CustomerRef, bool]:
+    """The customer who writes from ``email`` (the oldest one the shop knows by an external id
+    first; the address compared without regard to case), or a new person with that address
+    and ``name`` — (customer, created). Flushes, never commits: the caller's use case does."""
+    address = email.strip()
+    columns = select(Customer.id, Customer.external_id, Customer.birthday)
+    order = (Customer.external_id.is_(None), Customer.id)
+    found = session.execute(columns.where(Customer.email == address).order_by(*order)).first()
+    if found is None:
+        lowered = func.lower(Customer.email) == address.lower()
+        found = session.execute(columns.where(lowered).order_by(*order)).first()
+    if found is not None:
+        return CustomerRef(*found), False
+    customer = Customer(
+        kind="person",
+        email=address[:254],
+        name=(name or "").strip()[:200] or None,
+        first_contact_at=now,
+        acquisition_channel="email",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(customer)
+    session.flush()
+    return CustomerRef(customer.id, None, None), True
 
 
 def customer_by_number(session: Session, *, customer_id: int) -> CustomerPublic:
@@ -590,3 +620,116 @@ def _interactions(
         )
         for interaction, product_name in session.execute(query)
     ]
+
+
+# --- for care: key accounts' managers, contacts and latest orders ---------------------------
+
+
+def set_account_managers(session: Session, managers: dict[int, int | None]) -> int:
+    """Record who looks after each customer (customer id → user id, None: nobody); how many
+    customers changed. One UPDATE per manager and chunk of customers, touching only rows that
+    differ. Never commits: the caller's use case (the key-account assignment) does."""
+    by_manager: dict[int | None, list[int]] = {}
+    for customer_id, manager_id in managers.items():
+        by_manager.setdefault(manager_id, []).append(customer_id)
+    changed = 0
+    for manager_id, ids in by_manager.items():
+        ids.sort()
+        for start in range(0, len(ids), _UPDATE_CHUNK):
+            result = session.execute(
+                update(Customer)
+                .where(
+                    Customer.id.in_(ids[start : start + _UPDATE_CHUNK]),
+                    Customer.account_manager_id.is_distinct_from(manager_id),
+                )
+                .values(account_manager_id=manager_id)
+                .execution_options(synchronize_session=False)
+            )
+            changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed
+
+
+_UPDATE_CHUNK = 5_000
+
+
+def record_interaction(
+    session: Session,
+    *,
+    customer_id: int,
+    kind: str,
+    occurred_at: datetime,
+    note: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> int:
+    """Add a contact to the customer's history (it shows on the 360's timeline); its id.
+    Flushes, never commits."""
+    if kind not in INTERACTION_KINDS:
+        raise PatronError(
+            f"unknown interaction kind {kind!r}; choose one of: {', '.join(INTERACTION_KINDS)}",
+            code="customers.invalid",
+            details={"field": "kind", "value": kind},
+        )
+    row = Interaction(
+        customer_id=customer_id, kind=kind, occurred_at=occurred_at, note=note, payload=payload
+    )
+    session.add(row)
+    session.flush()
+    return int(row.id)
+
+
+class RecentOrder(NamedTuple):
+    """One of a customer's newest orders: number, when, its total of sale lines."""
+
+    customer_id: int
+    external_id: str
+    placed_at: datetime
+    currency: str
+    total: Decimal
+
+
+def recent_orders(
+    session: Session, customer_ids: Collection[int], *, per_customer: int = 3
+) -> dict[int, list[RecentOrder]]:
+    """The newest ``per_customer`` orders of each of a few customers (a page of them), newest
+    first, in one query; customers without orders are missing."""
+    if not customer_ids:
+        return {}
+    ranked = (
+        select(
+            Order.id,
+            Order.customer_id,
+            Order.external_id,
+            Order.placed_at,
+            Order.currency,
+            func.row_number()
+            .over(
+                partition_by=Order.customer_id,
+                order_by=(Order.placed_at.desc(), Order.id.desc()),
+            )
+            .label("n"),
+        )
+        .where(Order.customer_id.in_(sorted(customer_ids)))
+        .subquery()
+    )
+    total = (
+        select(func.sum(OrderLine.amount))
+        .where(OrderLine.order_id == ranked.c.id, OrderLine.kind == "sale")
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            ranked.c.customer_id,
+            ranked.c.external_id,
+            ranked.c.placed_at,
+            ranked.c.currency,
+            total,
+        )
+        .where(ranked.c.n <= per_customer)
+        .order_by(ranked.c.customer_id, ranked.c.n)
+    )
+    found: dict[int, list[RecentOrder]] = {}
+    for customer_id, external_id, placed_at, currency, amount in rows:
+        found.setdefault(customer_id, []).append(
+            RecentOrder(customer_id, external_id, placed_at, currency, amount or _NO_MONEY)
+        )
+    return found

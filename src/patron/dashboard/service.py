@@ -342,8 +342,11 @@ class _Periods:
                 select(segment, *columns)
                 .select_from(source)
                 .where(*where, instant >= self.bounds[0], instant <= self.end)
-                .group_by(segment)
             )
+            if last:
+                # A single segment needs no grouping; SQLite would read GROUP BY 0 as the
+                # position of a column, which does not exist.
+                statement = statement.group_by(segment)
         # On SQLite an empty segment still answers one row: of NULL sums and zero counts.
         return {self.bounds[row.segment]: row for row in session.execute(statement)}
 

@@ -506,7 +506,12 @@ def _candidates(
             ids = triggering.quiet_first(session, ids)
         return [triggering.Occasion(i, "", {}) for i in ids]
     due = triggering.due(
-        session, campaign.journey or "", campaign.settings, now=now, timezone=settings.timezone
+        session,
+        campaign.journey or "",
+        campaign.settings,
+        now=now,
+        timezone=settings.timezone,
+        site=settings,
     )
     if segment is None:
         return due

@@ -154,10 +154,14 @@ def contexts(
         _add_vouchers(session, found, now=now, references=references, settings=extra)
     if "event" in needs:
         event = invitation(extra)
-        for values in found.values():
+        for customer_id, values in found.items():
             values["event"] = localise(
                 event, language=_language(values), currency=settings.currency
             )
+            if extra.get("event_key"):  # care's events: each guest's own answer page
+                values["event"]["rsvp_url"] = links.rsvp_url(
+                    settings.public_url, settings.secret_key, str(extra["event_key"]), customer_id
+                )
     return found
 
 
@@ -321,7 +325,8 @@ def footer(language: str, shop_name: str, unsubscribe_url: str) -> str:
 
 def invitation(settings: Mapping[str, Any]) -> dict[str, Any]:
     """An event invitation's variables from its campaign's settings: ``event.name``,
-    ``event.date`` (a date), ``event.place``, ``event.capacity``."""
+    ``event.date`` (a date), ``event.place``, ``event.capacity``; with an ``event_key`` (an
+    event of care's), ``contexts`` adds each guest's ``event.rsvp_url``."""
     day = settings.get("event_date")
     return {
         "name": settings.get("event_name") or "",

@@ -96,6 +96,16 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "feedback": _ORDER | {"survey_url": "https://shop.example/survey"},
     "complaint_follow_up": {"complaint": {"date": date(2026, 2, 27)}},
     "event_invitation": {},
+    # care's service messages (patron.care): not journeys, but shipped and previewed alike
+    "case_reply": {
+        "case": {"id": 12, "subject": "Cup arrived broken"},
+        "reply": ["We are sorry about the cup.", "A new one is on its way to you today."],
+    },
+    "case_csat": {
+        "case": {"id": 12, "subject": "Cup arrived broken"},
+        "survey_url": "https://shop.example/s/sample",
+    },
+    "survey_invitation": {"survey_url": "https://shop.example/s/sample", "survey_kind": "nps"},
 }
 
 
@@ -165,10 +175,12 @@ JOURNEYS: dict[str, Journey] = {
         _journey(
             "feedback",
             "How was your purchase?",
-            "Asks for a rating days_after an order (the customer's latest); with survey_url "
-            "as a 0-10 recommendation question, else as a request to reply.",
+            "Asks for a rating days_after an order (the customer's latest); with survey (a "
+            "survey's key, e.g. nps) as a 0-10 recommendation question on a personal link "
+            "whose answer is stored, with survey_url on a shared link, else as a request to "
+            "reply.",
             MARKETING,
-            settings={"days_after": 7, "survey_url": None},
+            settings={"days_after": 7, "survey_url": None, "survey": None},
         ),
         _journey(
             "complaint_follow_up",
@@ -190,8 +202,14 @@ JOURNEYS: dict[str, Journey] = {
     )
 }
 
-# Every shipped template: one per journey, and a generic one for one-off newsletters.
-TEMPLATES: tuple[str, ...] = (*(j.template for j in JOURNEYS.values()), "newsletter")
+# Every shipped template: one per journey, a generic one for one-off newsletters, and care's
+# service messages: a personal survey invitation, a reply to a case and the CSAT survey after it.
+SERVICE_TEMPLATES: tuple[str, ...] = ("survey_invitation", "case_reply", "case_csat")
+TEMPLATES: tuple[str, ...] = (
+    *(j.template for j in JOURNEYS.values()),
+    "newsletter",
+    *SERVICE_TEMPLATES,
+)
 
 
 def journey(key: str) -> Journey:
@@ -245,6 +263,14 @@ def _url(name: str, value: Any) -> str | None:
     return value
 
 
+def _survey(name: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", value):
+        raise _bad(name, value, "a survey's key such as nps, or null")
+    return value
+
+
 def _text(name: str, value: Any) -> str:
     if value is None:
         return ""
@@ -293,6 +319,7 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "p_alive_below": _share,
     "voucher_value": _money,
     "survey_url": _url,
+    "survey": _survey,
     "event_name": _text,
     "event_place": _text,
     "event_date": _day,

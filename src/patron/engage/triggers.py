@@ -43,8 +43,9 @@ from sqlalchemy import and_, exists, extract, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from patron.analytics.snapshots import CustomerScore, latest_snapshot
+from patron.config import Settings
 from patron.customers.models import Customer, Interaction, Order, OrderLine, Product
-from patron.engage import audience, journeys
+from patron.engage import audience, journeys, links
 from patron.errors import NotFound
 from patron.loyalty import reading as loyalty
 from patron.outbox import service as outbox
@@ -67,6 +68,7 @@ class _Window:
     since: datetime
     now: datetime
     zone: tzinfo  # the shop's
+    site: Settings | None = None  # signs personal links (a survey's) when a trigger needs them
 
     def holds(self, moment: datetime) -> bool:
         return self.since < moment <= self.now
@@ -83,12 +85,14 @@ def due(
     now: datetime,
     lookback: timedelta = timedelta(days=3),
     timezone: str = "UTC",
+    site: Settings | None = None,
 ) -> list[Occasion]:
     """Who is due for ``journey`` at ``now`` (see the module's docstring), in priority order.
 
     ``settings`` are the campaign's (the journey's defaults fill what they leave out);
     ``timezone`` is the shop's (``Settings.timezone``): birthdays of customers without a time
-    zone of their own, and the days of orders, are counted in it.
+    zone of their own, and the days of orders, are counted in it. ``site`` (the app's
+    settings) signs personal links: the ``feedback`` journey's survey link needs it.
     """
     found = journeys.journey(journey)
     if found.one_off:
@@ -98,7 +102,7 @@ def due(
             details={"field": "journey"},
         )
     checked = journeys.settings_for(journey, settings)
-    window = _Window(now - lookback, now, _zone(timezone) or UTC)
+    window = _Window(now - lookback, now, _zone(timezone) or UTC, site)
     return TRIGGERS[journey](session, checked, window)
 
 
@@ -174,9 +178,39 @@ def _cross_sell(session: Session, settings: Mapping[str, Any], window: _Window) 
 
 
 def _feedback(session: Session, settings: Mapping[str, Any], window: _Window) -> list[Occasion]:
+    """With ``survey`` (a survey's key) each customer gets a personal, signed link to it for
+    this order (reference ``order:<number>``), so the answer is theirs; with ``survey_url``
+    everyone gets the same link."""
     found = _latest_orders(session, window, settings["days_after"])
-    survey = settings.get("survey_url")
-    return [Occasion(o.customer_id, o.occasion, {**o.context, "survey_url": survey}) for o in found]
+    survey = settings.get("survey")
+    if not survey:
+        url = settings.get("survey_url")
+        return [
+            Occasion(o.customer_id, o.occasion, {**o.context, "survey_url": url}) for o in found
+        ]
+    site = window.site
+    if site is None:
+        raise journeys.JourneyProblem(
+            "the feedback journey needs the shop's settings to sign its survey links",
+            details={"field": "settings.survey"},
+        )
+    return [
+        Occasion(
+            o.customer_id,
+            o.occasion,
+            {
+                **o.context,
+                "survey_url": links.survey_url(
+                    site.public_url,
+                    site.secret_key,
+                    survey,
+                    o.customer_id,
+                    f"order:{o.context['order']['number']}",
+                ),
+            },
+        )
+        for o in found
+    ]
 
 
 # --- birthdays ---------------------------------------------------------------------------------

@@ -46,6 +46,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_events_key")),
     )
     op.create_table(
+        "care_runs",
+        sa.Column("job", sa.String(length=32), nullable=False),
+        sa.Column("ran_at", patron.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("snapshot_id", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("job", name=op.f("pk_care_runs")),
+    )
+    op.create_table(
         "surveys",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -375,4 +382,5 @@ def downgrade() -> None:
     op.drop_table("account_assignments")
     op.drop_table("account_managers")
     op.drop_table("surveys")
+    op.drop_table("care_runs")
     op.drop_table("events")
