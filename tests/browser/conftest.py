@@ -26,9 +26,10 @@ from patron import schema
 from patron.access import service as access
 from patron.analytics.scoring import ScoringSettings
 from patron.analytics.service import analyze_store
+from patron.care.cases import service as cases
 from patron.config import load_settings
 from patron.customers.models import Customer
-from patron.db import make_engine, session_factory
+from patron.db import make_engine, session_factory, utcnow
 from patron.demo import service as demo
 from patron.web.app import create_app
 
@@ -66,6 +67,8 @@ class LiveServer:
     base_url: str
     customer: KnownCustomer
     users: dict[str, str]  # what the user is for -> e-mail address; all share PASSWORD
+    case_id: int  # a complaint of ``customer``, new, assigned to the "agent" user
+    engine: Any  # the store, to read what the pages did (e.g. the e-mail they queued)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -152,14 +155,19 @@ def _free_port() -> int:
 
 
 def _known_customer(engine: Any) -> KnownCustomer:
-    """A named demo customer whose name is long enough to search for by its first letters.
+    """A named demo customer with an e-mail address whose name is long enough to search for by
+    its first letters.
 
     ``matches`` follows the search's rule (a prefix of name, e-mail or external id, any case).
     """
     with session_factory(engine)() as session:
         row = session.execute(
             select(Customer.id, Customer.external_id, Customer.name)
-            .where(Customer.name.is_not(None), func.length(Customer.name) >= 5)
+            .where(
+                Customer.name.is_not(None),
+                func.length(Customer.name) >= 5,
+                Customer.email.is_not(None),  # the case test e-mails them
+            )
             .order_by(Customer.id)
             .limit(1)
         ).one()
@@ -187,18 +195,36 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     schema.upgrade(engine)
     demo.generate(engine, customers=300, seed=7)
     analyze_store(engine, ScoringSettings())  # the analytics page and the 360's scores
-    people = {  # what the user is for -> (e-mail address, name); all are marketers
-        "marketer": ("mara.weber@example.com", "Mara Weber"),
-        "german": ("jonas.becker@example.com", "Jonas Becker"),
-        "leaver": ("lena.fischer@example.com", "Lena Fischer"),
+    people = {  # what the user is for -> (e-mail address, name, role)
+        "marketer": ("mara.weber@example.com", "Mara Weber", "marketer"),
+        "german": ("jonas.becker@example.com", "Jonas Becker", "marketer"),
+        "leaver": ("lena.fischer@example.com", "Lena Fischer", "marketer"),
+        "agent": ("sam.richter@example.com", "Sam Richter", "service_agent"),
     }
+    agent_id = 0
     with session_factory(engine)() as session:
-        for email, name in people.values():
-            access.create_user(session, email=email, password=PASSWORD, role="marketer", name=name)
-    users = {purpose: email for purpose, (email, _name) in people.items()}
+        for email, name, role in people.values():
+            made = access.create_user(session, email=email, password=PASSWORD, role=role, name=name)
+            agent_id = made.id if role == "service_agent" else agent_id
+    users = {purpose: email for purpose, (email, _name, _role) in people.items()}
     customer = _known_customer(engine)
-    app = create_app(load_settings(database_url=url, environment="test"), engine=engine)
     port = _free_port()
+    # The links in e-mails point at this server, as PATRON_PUBLIC_URL does in a shop.
+    settings = load_settings(
+        database_url=url, environment="test", public_url=f"http://127.0.0.1:{port}"
+    )
+    with session_factory(engine)() as session:
+        case, _created = cases.open_case(
+            session,
+            customer=customer.key,
+            subject="The cup arrived broken",
+            description="Two of the six cups were in pieces when the parcel came.",
+            category="damaged",
+            assignee_id=agent_id,
+            settings=settings,
+            now=utcnow(),
+        )
+    app = create_app(settings, engine=engine)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="patron-browser-server", daemon=True)
     thread.start()
@@ -208,7 +234,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             pytest.fail("the app's server did not start")
         time.sleep(0.05)  # no browser yet: polling the server's own flag is the only wait
     try:
-        yield LiveServer(base_url=f"http://127.0.0.1:{port}", customer=customer, users=users)
+        yield LiveServer(
+            base_url=f"http://127.0.0.1:{port}",
+            customer=customer,
+            users=users,
+            case_id=case.id,
+            engine=engine,
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)

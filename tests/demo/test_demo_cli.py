@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from patron.access import service as access
-from patron.analytics.snapshots import CustomerScore, ScoreSnapshot
+from patron.analytics.snapshots import CustomerScore, ScoreSnapshot, latest_snapshot
 from patron.cli import app, serving
+from patron.cli import demo as demo_cli
 from patron.db import make_engine, utcnow
+from patron.demo import care
 from patron.demo.models import DemoRun
 from patron.errors import PatronError
 
@@ -75,8 +77,21 @@ def test_demo_generates_once_then_reuses_and_serves(
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(DemoRun)) == 1
         # the shop is scored at the first start, and the snapshot reused at the second
-        assert session.scalar(select(func.count()).select_from(ScoreSnapshot)) == 1
-        assert session.scalar(select(func.count()).select_from(CustomerScore)) == 300
+        # (as of the history days too: the service-recovery report's CLV before and after)
+        assert session.scalar(select(func.count()).select_from(ScoreSnapshot)) == 1 + len(
+            demo_cli.HISTORY
+        )
+        latest = latest_snapshot(session)
+        assert latest is not None
+        assert latest.period_end > max(demo_cli.HISTORY)  # the newest is today's
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(CustomerScore)
+                .where(CustomerScore.snapshot_id == latest.id)
+            )
+            == 300
+        )
     engine.dispose()
 
 
@@ -160,9 +175,16 @@ def test_demo_prints_an_admin_sign_in_with_a_new_password_on_every_start(
     engine.dispose()
 
 
-def test_generate_creates_no_user(cli_env: str) -> None:
+def test_generate_creates_no_user_but_the_shops_simulated_staff(cli_env: str) -> None:
+    """No administrator (only ``patron demo`` makes one, with a password it prints): just the
+    service agents and account managers the cases and key accounts need, whose passwords are
+    random and shown nowhere."""
     assert runner.invoke(app, [*GENERATE, "--json"]).exit_code == 0
     engine = make_engine(cli_env)
     with Session(engine) as session:
-        assert access.list_users(session).count == 0
+        users = access.list_users(session).data
     engine.dispose()
+    staff = {email: role for email, _name, role in care.AGENTS} | {
+        email: "account_manager" for email, _name, _regions in care.MANAGERS
+    }
+    assert {user.email: user.role for user in users} == staff

@@ -5,6 +5,7 @@ The demo owns its database, so it brings the schema up to date itself before wri
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -17,7 +18,11 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from patron.cli.output import Runtime
+    from patron.config import Settings
     from patron.demo.service import DemoSummary
+
+# The days the demo's customers are also scored as of, besides today (2026-10-31 in the demo).
+HISTORY = (date(2025, 10, 31), date(2026, 4, 30))
 
 app = typer.Typer(
     help="The demo shop: generate simulated customers with known ground truth, then explore them.",
@@ -91,7 +96,8 @@ def _show(summary: DemoSummary) -> None:
 
 
 def _score_once(engine: Engine) -> None:
-    """Score the demo's customers (``patron analyze``) unless a snapshot exists already."""
+    """Score the demo's customers (``patron analyze``) unless a snapshot exists already: as of
+    two earlier days (``HISTORY``) and as of today."""
     from rich.console import Console
     from sqlalchemy.orm import Session
 
@@ -104,11 +110,27 @@ def _score_once(engine: Engine) -> None:
             return
     console = Console(stderr=True)
     with console.status("Scoring the customers (ABC, RFM, CLV, P(alive), phases)…"):
+        # Earlier states first (the newest snapshot is the current one): a customer's history
+        # of scores, and the CLV before and after a complaint in the service-recovery report.
+        for end in HISTORY:
+            analyze_store(engine, ScoringSettings(), end=end)
         result, _ = analyze_store(engine, ScoringSettings())
     console.print(
         f"Scored {result.scores.num_rows:,} customers in {sum(result.seconds.values()):.1f} s "
         "(run `patron analyze` again after new orders)."
     )
+
+
+def _care_once(engine: Engine, settings: Settings, seed: int) -> None:
+    """Give the A-customers their account managers, make the rules' tasks and the demo's
+    events, once the customers are scored (``patron.demo.care.after_scoring``)."""
+    from rich.console import Console
+
+    from patron.db import session_factory, utcnow
+    from patron.demo import care
+
+    with Console(stderr=True).status("Assigning key accounts, making tasks and events…"):
+        care.after_scoring(session_factory(engine), seed=seed, settings=settings, now=utcnow())
 
 
 def _fit_once(engine: Engine) -> None:
@@ -154,6 +176,7 @@ def demo(
         summary = _generate(rt, engine, customers=customers, seed=seed, reset=reset, quiet=False)
     _show(summary)
     _score_once(engine)
+    _care_once(engine, rt.settings, seed)
     _fit_once(engine)
     host, port = host or rt.settings.host, port or rt.settings.port
     token = service.issue_demo_key(engine)

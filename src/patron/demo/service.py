@@ -29,6 +29,7 @@ from patron.customers.models import (
 )
 from patron.db import Base, session_factory, utcnow
 from patron.demo import bulk, rows
+from patron.demo import care as demo_care
 from patron.demo import engagement as demo_engagement
 from patron.demo import loyalty as demo_loyalty
 from patron.demo.bulk import Progress
@@ -108,6 +109,7 @@ def _refuse_non_empty(connection: Connection) -> None:
 
 def reset_store(connection: Connection) -> None:
     """Delete every row of the knowledge store and the demo truth (the loyalty club first)."""
+    demo_care.reset(connection)
     demo_engagement.reset(connection)
     demo_loyalty.reset(connection)
     for model in STORE_TABLES:
@@ -201,7 +203,8 @@ def generate(
     programme and books its members' history (``patron.demo.loyalty``: seconds more). With
     ``engagement`` (the settings to send by), the shipped templates are installed, journeys
     switched on and a past newsletter with a holdout and a known effect is added
-    (``patron.demo.engagement``).
+    (``patron.demo.engagement``), and a year of customer service: cases, CSAT, NPS and Kano
+    answers (``patron.demo.care``).
     """
     if customers < 1:
         raise PatronError("the demo shop needs at least one customer", code="demo.bad_size")
@@ -223,6 +226,7 @@ def generate(
         demo_loyalty.build(session_factory(engine), seed=seed, now=utcnow(), progress=progress)
     if engagement is not None:
         demo_engagement.build(session_factory(engine), seed=seed, settings=engagement, now=utcnow())
+        demo_care.build(session_factory(engine), seed=seed, settings=engagement, now=utcnow())
     with engine.connect() as connection:
         seconds = time.perf_counter() - started
         return _summary(connection, run_id=run_id, seed=seed, seconds=seconds, reused=False)
