@@ -625,6 +625,9 @@ def _interactions(
 # --- for care: key accounts' managers, contacts and latest orders ---------------------------
 
 
+_UPDATE_CHUNK = 5_000  # customers per UPDATE: well below PostgreSQL's 65,535 parameters
+
+
 def set_account_managers(session: Session, managers: dict[int, int | None]) -> int:
     """Record who looks after each customer (customer id → user id, None: nobody); how many
     customers changed. One UPDATE per manager and chunk of customers, touching only rows that
@@ -647,9 +650,6 @@ def set_account_managers(session: Session, managers: dict[int, int | None]) -> i
             )
             changed += int(getattr(result, "rowcount", 0) or 0)
     return changed
-
-
-_UPDATE_CHUNK = 5_000
 
 
 def record_interaction(

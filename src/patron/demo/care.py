@@ -30,7 +30,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patron.access import service as access
 from patron.access.models import User
-from patron.care.cases import calendar, sla
+from patron.care.accounts import events, upkeep
+from patron.care.accounts import service as accounts
+from patron.care.accounts.schemas import EventCreate, ManagerIn
+from patron.care.cases import sla, timing
+from patron.care.cases.calendar import ServiceCalendar
 from patron.care.models import (
     AccountAssignment,
     AccountManager,
@@ -119,17 +123,13 @@ def build(
     """Staff, a year of cases with their history and CSAT answers, NPS and Kano answers, and
     a few cases opened in the last working days before ``now`` for the agents' queue."""
     rng = random.Random(seed + 8)
-    service_calendar = calendar.ServiceCalendar.from_settings(
-        settings.care_hours, settings.care_holidays, settings.care_closed_days, settings.timezone
-    )
-    policies = sla.load_policies(settings.care_sla_file)
     with sessions() as session:
         agents = [_user(session, email, name, role) for email, name, role in AGENTS]
         for email, name, _regions in MANAGERS:
             _user(session, email, name, "account_manager")
         orders = _orders(session)
         classes = _abc(orders)
-        desk = _Desk(orders, classes, agents, service_calendar, policies)
+        desk = _Desk(orders, classes, agents, settings)
         cases = _cases(session, rng, desk)
         _open_now(session, rng, desk, now)
         csat = _csat(session, rng, cases)
@@ -163,10 +163,6 @@ def after_scoring(
     """What needs the customers' scores: managers for the A-customers (the assignment rule),
     the task rules, a past jubilee with guests who came and an upcoming fair with invitations.
     Does nothing when the demo's managers are set up already."""
-    from patron.care.accounts import events, upkeep
-    from patron.care.accounts import service as accounts
-    from patron.care.accounts.schemas import EventCreate, ManagerIn
-
     rng = random.Random(seed + 9)
     with sessions() as session:
         if session.scalar(select(func.count()).select_from(AccountManager)):
@@ -210,9 +206,7 @@ def after_scoring(
 
 def _jubilee_answers(session: Session, rng: random.Random) -> None:
     """The past jubilee: its guests were invited in August; some accepted, most of those came."""
-    from patron.care.accounts import events as event_service
-
-    event = event_service.get_event(session, JUBILEE[0])
+    event = events.get_event(session, JUBILEE[0])
     keys = dict(session.execute(select(Customer.id, Customer.external_id)).all())
     came = []
     for guest in session.scalars(select(EventGuest).where(EventGuest.event_id == event.id)):
@@ -228,7 +222,7 @@ def _jubilee_answers(session: Session, rng: random.Random) -> None:
     event.status = "done"
     session.commit()
     if came:
-        event_service.mark_attended(
+        events.mark_attended(
             session,
             JUBILEE[0],
             customer_keys=came,
@@ -281,14 +275,17 @@ def _abc(orders: dict[int, list[tuple[datetime, int, float]]]) -> dict[int, str]
 
 @dataclass(frozen=True)
 class _Desk:
-    """What the service desk works with: the customers' orders and ABC classes, its agents, its
-    calendar and SLA policies."""
+    """What the service desk works with: the customers' orders and ABC classes, its agents, and
+    the shop's settings (its calendar and SLA policies)."""
 
     orders: dict[int, list[tuple[datetime, int, float]]]
     classes: dict[int, str]
     agents: list[int]
-    calendar: calendar.ServiceCalendar
-    policies: sla.Policies
+    settings: Settings
+
+    @property
+    def calendar(self) -> ServiceCalendar:
+        return timing.calendar(self.settings)
 
 
 def _cases(session: Session, rng: random.Random, desk: _Desk) -> list[Case]:
@@ -315,8 +312,7 @@ def _cases(session: Session, rng: random.Random, desk: _Desk) -> list[Case]:
                 customer_class=classes.get(customer),
                 language=languages.get(customer) or "en",
                 agent=rng.choice(desk.agents),
-                service_calendar=desk.calendar,
-                policies=desk.policies,
+                desk=desk,
             )
         )
     session.flush()
@@ -343,8 +339,7 @@ def _open_now(session: Session, rng: random.Random, desk: _Desk, now: datetime) 
             language="en",
             kind=rng.choice(("complaint", "complaint", "question", "request")),
             agent=rng.choice([*desk.agents, None]),
-            service_calendar=service_calendar,
-            policies=desk.policies,
+            desk=desk,
         )
         case.status = rng.choice(("new", "new", "in_progress", "waiting"))
         if case.status != "new":
@@ -372,15 +367,14 @@ def _opened(
     language: str,
     kind: str,
     agent: int | None,
-    service_calendar: calendar.ServiceCalendar,
-    policies: sla.Policies,
+    desk: _Desk,
 ) -> tuple[Case, sla.Policy, sla.Deadlines]:
     """A new case about an order, with its deadlines and the customer's words as its first
     entry (flushed: it has its number)."""
     category = rng.choice(CATEGORIES)
     priority = rng.choices(("low", "normal", "high", "urgent"), (2, 6, 2, 0.5))[0]
-    policy = sla.policy_for(policies, priority, customer_class)
-    due = sla.deadlines(service_calendar, policy, opened)
+    policy = timing.policy(desk.settings, priority=priority, customer_class=customer_class)
+    due = sla.deadlines(desk.calendar, policy, opened)
     english, german = COMPLAINTS[category]
     case = Case(
         customer_id=customer,
@@ -424,8 +418,7 @@ def _case(
     customer_class: str | None,
     language: str,
     agent: int,
-    service_calendar: calendar.ServiceCalendar,
-    policies: sla.Policies,
+    desk: _Desk,
 ) -> Case:
     case, policy, (first_due, resolution_due) = _opened(
         session,
@@ -437,9 +430,9 @@ def _case(
         language=language,
         kind="complaint",
         agent=agent,
-        service_calendar=service_calendar,
-        policies=policies,
+        desk=desk,
     )
+    service_calendar = desk.calendar
     recent = opened > TODAY - timedelta(days=21)
     resolved = not recent and rng.random() < (RESOLVED_IF_BACK if back else RESOLVED_IF_GONE)
     entries: list[CaseEntry] = []

@@ -203,17 +203,20 @@ def create_task(session: SessionDep, actor: ApiKeyActorDep, body: TaskCreate) ->
     return tasks.create_task(session, body, actor=actor, now=utcnow())
 
 
+TASK_CHANGE_ERRORS = described_errors(
+    {
+        400: NOT_TEXT,
+        404: "No such task (`tasks.not_found`).",
+        409: "Not open (`tasks.wrong_status`).",
+    }
+)
+
+
 @router.post(
     "/tasks/{task}/done",
     response_model=TaskPublic,
     dependencies=[WRITE],
-    responses=described_errors(
-        {
-            400: NOT_TEXT,
-            404: "No such task (`tasks.not_found`).",
-            409: "Not open (`tasks.wrong_status`).",
-        }
-    ),
+    responses=TASK_CHANGE_ERRORS,
 )
 def complete_task(session: SessionDep, task: KnownTask) -> TaskPublic:
     return tasks.complete_task(session, task, now=utcnow())
@@ -223,13 +226,7 @@ def complete_task(session: SessionDep, task: KnownTask) -> TaskPublic:
     "/tasks/{task}/cancel",
     response_model=TaskPublic,
     dependencies=[WRITE],
-    responses=described_errors(
-        {
-            400: NOT_TEXT,
-            404: "No such task (`tasks.not_found`).",
-            409: "Not open (`tasks.wrong_status`).",
-        }
-    ),
+    responses=TASK_CHANGE_ERRORS,
 )
 def cancel_task(session: SessionDep, task: KnownTask) -> TaskPublic:
     return tasks.cancel_task(session, task, now=utcnow())

@@ -183,6 +183,18 @@ def queue_page(
 # --- a new case ------------------------------------------------------------------------------
 
 
+def _form_values(request: Request, session: Session) -> dict[str, Any]:
+    """What every page with case forms shows: who can take a case, the error of the last post,
+    the length limit of a text, and the names of kinds, priorities and statuses."""
+    return {
+        "agents": service.agents(session),
+        "teams": service.teams(session),
+        "error": request.query_params.get("error", "")[:300],
+        "text_max": TEXT_MAX,
+        **_names(),
+    }
+
+
 @router.get("/cases/new")
 def new_case_page(
     request: Request,
@@ -198,14 +210,10 @@ def new_case_page(
         {
             "customer": customer,
             "order": order,
-            "agents": service.agents(session),
-            "teams": service.teams(session),
             "kinds": CASE_KINDS,
             "priorities": PRIORITIES,
             "channels": CASE_CHANNELS,
-            "error": request.query_params.get("error", "")[:300],
-            "text_max": TEXT_MAX,
-            **_names(),
+            **_form_values(request, session),
         },
     )
 
@@ -287,12 +295,8 @@ def case_page(
             "moves": sorted(service.TRANSITIONS[found.status.value]),
             "status_actions": STATUS_ACTIONS,
             "entry_names": ENTRY_NAMES,
-            "agents": service.agents(session),
-            "teams": service.teams(session),
             "done": DONE.get(request.query_params.get("done", "")),
-            "error": request.query_params.get("error", "")[:300],
-            "text_max": TEXT_MAX,
-            **_names(),
+            **_form_values(request, session),
         },
     )
 

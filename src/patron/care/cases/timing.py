@@ -57,15 +57,21 @@ def _policies(path: str | None) -> tuple[sla.Policy, ...]:
     return tuple(sla.load_policies(path))
 
 
+def policy(settings: Settings, *, priority: str, customer_class: str | None) -> sla.Policy:
+    """The SLA policy of the shop's settings for a priority and an ABC class (an unknown class
+    counts as none)."""
+    known = customer_class if customer_class in CLASSES else None
+    return sla.policy_for(_policies(settings.care_sla_file), priority, known)
+
+
 def deadlines(
     settings: Settings, *, priority: str, customer_class: str | None, opened_at: datetime
 ) -> Deadlines:
     """The policy a new case gets (by priority and the customer's ABC class) and its deadlines,
     counted in the calendar's working hours from ``opened_at``."""
-    known = customer_class if customer_class in CLASSES else None
-    policy = sla.policy_for(_policies(settings.care_sla_file), priority, known)
-    due = sla.deadlines(calendar(settings), policy, opened_at)
-    return Deadlines(policy.name, due.first_response, due.resolution)
+    chosen = policy(settings, priority=priority, customer_class=customer_class)
+    due = sla.deadlines(calendar(settings), chosen, opened_at)
+    return Deadlines(chosen.name, due.first_response, due.resolution)
 
 
 def next_due(case: Case) -> tuple[str, datetime] | None:
