@@ -162,6 +162,42 @@ class Settings(BaseSettings):
         "is due.",
     )
 
+    subscription_announce_days: int = Field(
+        default=3,
+        ge=0,
+        le=60,
+        description="A subscription delivery is announced to the shop (export, `subscription.due` "
+        "webhook) this many days before it is due.",
+    )
+    subscription_reminder_days: int = Field(
+        default=14,
+        ge=0,
+        description="The account manager gets a task this many days before a contract's notice "
+        "deadline, to talk to the customer.",
+    )
+    subscription_renewal_notice_days: int = Field(
+        default=30,
+        ge=0,
+        description="Customers are told this many days before their contract renews.",
+    )
+    portal_url: str | None = Field(
+        default=None,
+        description="Where customers reach their portal, if not at `PATRON_PUBLIC_URL` + `/portal` "
+        "(e.g. `https://my.shop.example` behind a proxy).",
+    )
+    portal_colour: str = Field(
+        default="#1f5f8b", description="The portal's main colour (buttons, header), as #rrggbb."
+    )
+    portal_accent: str = Field(
+        default="#e8a33d", description="The portal's accent colour (progress, badges), as #rrggbb."
+    )
+    portal_link_minutes: int = Field(
+        default=20, ge=1, le=1440, description="A portal sign-in link works once, for this long."
+    )
+    portal_session_days: int = Field(
+        default=30, ge=1, description="A portal sign-in lasts this many days (or until sign-out)."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -209,6 +245,26 @@ class Settings(BaseSettings):
             raise ValueError("must be two times like 21:00-08:00, or empty for none") from exc
         return value
 
+    @field_validator("portal_colour", "portal_accent")
+    @classmethod
+    def _colour(cls, value: str) -> str:
+        if (
+            len(value) != 7
+            or value[0] != "#"
+            or any(c not in "0123456789abcdefABCDEF" for c in value[1:])
+        ):
+            raise ValueError("must be a colour like #1f5f8b")
+        return value.lower()
+
+    @field_validator("portal_url")
+    @classmethod
+    def _portal_address(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// address")
+        return value.rstrip("/")
+
     @field_validator("currency")
     @classmethod
     def _currency_code(cls, value: str) -> str:
@@ -230,6 +286,11 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def portal_base(self) -> str:
+        """The address of the customer portal: its own, or ``/portal`` under the public one."""
+        return self.portal_url or f"{self.public_url}/portal"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -25,6 +25,9 @@ PERMISSIONS: MappingProxyType[str, str] = MappingProxyType(
         "campaigns:write": "create and send segments, campaigns and templates",
         "cases:read": "see complaints, surveys, key accounts and tasks",
         "cases:write": "open, answer and close cases, surveys and tasks",
+        "subscriptions:read": "see subscriptions, their deliveries and reports",
+        "subscriptions:write": "create, change, pause and cancel subscriptions; offer them",
+        "privacy:manage": "export a person's data, approve or reject erasure requests",
         "users:manage": "create users, set roles and passwords",
         "apikeys:manage": "create and revoke API keys",
     }
@@ -47,6 +50,8 @@ ROLE_PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
                 "campaigns:read",
                 "campaigns:write",
                 "cases:read",
+                "subscriptions:read",
+                "subscriptions:write",
             }
         ),
         # Looks after key accounts: keeps their data and cases, sees what is sent to them.
@@ -59,6 +64,8 @@ ROLE_PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
                 "campaigns:read",
                 "cases:read",
                 "cases:write",
+                "subscriptions:read",
+                "subscriptions:write",
             }
         ),
         # Serves customers one at a time: their data, their cases, goodwill points.
@@ -70,6 +77,8 @@ ROLE_PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
                 "loyalty:write",
                 "cases:read",
                 "cases:write",
+                "subscriptions:read",
+                "subscriptions:write",
             }
         ),
         # Reads everything there is to read, changes nothing.

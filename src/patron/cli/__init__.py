@@ -15,8 +15,10 @@ from patron.cli import (
     demo,
     importing,
     loyalty,
+    privacy,
     recommend,
     serving,
+    subscriptions,
     surveys,
     webhooks,
     worker,
@@ -47,6 +49,8 @@ app.add_typer(surveys.app, name="survey")
 app.add_typer(accounts.accounts_app, name="account")
 app.add_typer(accounts.tasks_app, name="task")
 app.add_typer(accounts.events_app, name="event")
+app.add_typer(subscriptions.app, name="subscription")
+app.add_typer(privacy.app, name="privacy")
 app.add_typer(webhooks.app, name="webhooks")
 app.command("worker")(worker.worker)
 

@@ -102,6 +102,17 @@ def care_rules(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]
         return upkeep.run_due(session, settings=load_settings(), now=now)
 
 
+def subscription_upkeep(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
+    """Open the subscriptions' due deliveries and announce them (``subscription.due``), link
+    the orders that fulfilled them, renew or end contracts, and send the reminders before a
+    notice deadline (account manager's task) and before a renewal (customer's notice)."""
+    from patron.config import load_settings
+    from patron.subscriptions import upkeep
+
+    with sessions() as session:
+        return upkeep.run_due(session, settings=load_settings(), now=now)
+
+
 def check_case_deadlines(sessions: sessionmaker[Session], now: datetime) -> dict[str, int]:
     """Warn before a case's deadline passes and record its breach, once each (with the
     webhook events case.sla_warning and case.sla_breached)."""
@@ -129,6 +140,7 @@ JOBS: list[tuple[str, Job]] = [
     ("loyalty", loyalty_upkeep),
     ("recommend", refit_recommendations),
     ("care", care_rules),
+    ("subscriptions", subscription_upkeep),
     ("campaigns", run_campaigns),
     ("cases", check_case_deadlines),
     ("messages", send_messages),

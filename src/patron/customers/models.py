@@ -67,6 +67,9 @@ class Customer(Base):
     account_manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Set when the person was erased: the row stays (orders keep their customer for the books)
+    # with every personal field emptied.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -106,6 +109,8 @@ class Order(Base):
     store: Mapped[str | None] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16), default="completed")
+    # The subscription delivery this order fulfils (its reference, as in ``subscription.due``).
+    subscription_ref: Mapped[str | None] = mapped_column(String(96), index=True)
 
     customer: Mapped[Customer | None] = relationship(back_populates="orders")
     lines: Mapped[list[OrderLine]] = relationship(

@@ -12,7 +12,10 @@ import patron.demo.models
 import patron.engage.models
 import patron.loyalty.models
 import patron.outbox.models
-import patron.recommend.models  # noqa: F401 - registers the tables on Base.metadata
+import patron.portal.models
+import patron.privacy.models
+import patron.recommend.models
+import patron.subscriptions.models  # noqa: F401 - registers the tables on Base.metadata
 from patron.db import Base
 
 config = context.config

@@ -42,8 +42,15 @@ from patron.engage import report_pages as engage_report_pages
 from patron.errors import ConfigError
 from patron.loyalty import api as loyalty_api
 from patron.loyalty import pages as loyalty_pages
+from patron.portal import pages as portal_pages
+from patron.privacy import api as privacy_api
+from patron.privacy import pages as privacy_pages
 from patron.recommend import api as recommend_api
 from patron.recommend import pages as recommend_pages
+from patron.subscriptions import api as subscriptions_api
+from patron.subscriptions import delivery_api as subscriptions_delivery_api
+from patron.subscriptions import pages as subscriptions_pages
+from patron.subscriptions import report_api as subscriptions_report_api
 from patron.web import errors, vendor
 from patron.web import pages as shell_pages
 from patron.web.deps import public
@@ -62,6 +69,10 @@ AREA_ROUTERS: tuple[APIRouter, ...] = (
     cases_api.router,
     surveys_api.router,
     accounts_api.router,
+    subscriptions_api.router,
+    subscriptions_delivery_api.router,
+    subscriptions_report_api.router,
+    privacy_api.router,
     dashboard_pages.router,
     analytics_pages.router,
     customers_pages.router,
@@ -75,6 +86,9 @@ AREA_ROUTERS: tuple[APIRouter, ...] = (
     surveys_public.router,
     accounts_pages.router,
     accounts_rsvp.router,
+    subscriptions_pages.router,
+    privacy_pages.router,
+    portal_pages.router,
     access_pages.router,
 )
 AREA_TEMPLATES: tuple[Path, ...] = (
@@ -87,6 +101,8 @@ AREA_TEMPLATES: tuple[Path, ...] = (
     cases_pages.TEMPLATES,
     surveys_pages.TEMPLATES,
     accounts_pages.TEMPLATES,
+    subscriptions_pages.TEMPLATES,
+    privacy_pages.TEMPLATES,
     access_pages.TEMPLATES,
 )
 AREA_NAV: tuple[NavItem, ...] = (
@@ -99,6 +115,8 @@ AREA_NAV: tuple[NavItem, ...] = (
     *cases_pages.NAV,
     *surveys_pages.NAV,
     *accounts_pages.NAV,
+    *subscriptions_pages.NAV,
+    *privacy_pages.NAV,
     *access_pages.NAV,
 )
 AREA_SECTIONS: tuple[SectionSource, ...] = (
@@ -109,6 +127,8 @@ AREA_SECTIONS: tuple[SectionSource, ...] = (
     *cases_pages.SECTIONS,
     *surveys_pages.SECTIONS,
     *accounts_pages.SECTIONS,
+    *subscriptions_pages.SECTIONS,
+    *privacy_pages.SECTIONS,
 )
 VENDOR = "/vendor"
 DOCS_ASSETS = "/docs/assets"

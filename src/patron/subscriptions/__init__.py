@@ -1,0 +1,1 @@
+"""Subscriptions and delivery contracts: rhythm, due deliveries, contract terms, reports."""
