@@ -41,7 +41,13 @@ def test_the_catalogue_holds_every_journey_with_its_template() -> None:
     }
     shipped = {s.key: s for s in library.shipped()}
     assert set(shipped) == set(journeys.TEMPLATES)
-    assert set(shipped) == {*JOURNEYS, "newsletter", *journeys.SERVICE_TEMPLATES}
+    assert set(shipped) == {
+        *JOURNEYS,
+        "newsletter",
+        *journeys.SERVICE_TEMPLATES,
+        *journeys.OFFER_TEMPLATES,
+    }
+    assert {shipped[key].purpose for key in journeys.OFFER_TEMPLATES} == {"marketing"}
     assert {shipped[key].purpose for key in journeys.SERVICE_TEMPLATES} == {"transactional"}
     for journey in JOURNEYS.values():
         assert journey.key == journey.template

@@ -49,6 +49,25 @@ PUBLIC_PATHS = {
     "/t/c/{token}",
     "/s/{token}",
     "/r/{token}",
+    # the customer portal: public to the staff side's rules, behind its own sign-in (an
+    # e-mailed one-time link and the patron_portal cookie); its forms check its own CSRF
+    # token (portal.session.PortalCsrf, a CsrfCheck); tests/portal test who sees what
+    "/portal",
+    "/portal/portal.css",
+    "/portal/sign-in",
+    "/portal/sign-in/{token}",
+    "/portal/sign-out",
+    "/portal/points",
+    "/portal/rewards",
+    "/portal/rewards/redeem",
+    "/portal/subscriptions",
+    "/portal/subscriptions/{key}/{action}",
+    "/portal/subscriptions/{key}/cancel",
+    "/portal/service",
+    "/portal/data",
+    "/portal/data/consents/{channel}",
+    "/portal/data/export",
+    "/portal/data/erasure",
 }
 # Public forms without a CSRF token, each with the reason: they carry their own credential.
 PUBLIC_FORMS = {
@@ -147,6 +166,28 @@ API_PERMISSIONS = {
     "POST /api/v1/cases/{case}/status": "cases:write",
     "POST /api/v1/cases/{case}/assign": "cases:write",
     "GET /api/v1/reports/service-recovery": "cases:read",
+    "POST /api/v1/subscriptions": "subscriptions:write",
+    "GET /api/v1/subscriptions": "subscriptions:read",
+    "GET /api/v1/customers/{key}/subscriptions": "subscriptions:read",
+    "GET /api/v1/subscriptions/{key}": "subscriptions:read",
+    "PATCH /api/v1/subscriptions/{key}": "subscriptions:write",
+    "POST /api/v1/subscriptions/{key}/interval": "subscriptions:write",
+    "POST /api/v1/subscriptions/{key}/pause": "subscriptions:write",
+    "POST /api/v1/subscriptions/{key}/resume": "subscriptions:write",
+    "POST /api/v1/subscriptions/{key}/skip": "subscriptions:write",
+    "GET /api/v1/subscriptions/{key}/cancellation": "subscriptions:read",
+    "POST /api/v1/subscriptions/{key}/cancel": "subscriptions:write",
+    "GET /api/v1/subscriptions/{key}/history": "subscriptions:read",
+    "GET /api/v1/subscription-deliveries": "subscriptions:read",
+    "POST /api/v1/subscription-deliveries/{key}/{due_on}/fulfil": "subscriptions:write",
+    "GET /api/v1/reports/subscriptions": "subscriptions:read",
+    "GET /api/v1/subscription-offers/candidates": "subscriptions:read",
+    "POST /api/v1/subscription-offers": "subscriptions:write",
+    "GET /api/v1/customers/{key}/export": "privacy:manage",
+    "POST /api/v1/customers/{key}/erasure": "privacy:manage",
+    "GET /api/v1/erasure-requests": "privacy:manage",
+    "POST /api/v1/erasure-requests/{request_id}/approve": "privacy:manage",
+    "POST /api/v1/erasure-requests/{request_id}/reject": "privacy:manage",
 }
 # What each page needs (the README's table says the same); None: any signed-in user.
 PAGE_PERMISSIONS: dict[str, str | None] = {
@@ -208,6 +249,20 @@ PAGE_PERMISSIONS: dict[str, str | None] = {
     "/cases/{case_id}/note": "cases:write",
     "/cases/{case_id}/status": "cases:write",
     "/cases/{case_id}/assign": "cases:write",
+    "/subscriptions": "subscriptions:read",
+    "/subscriptions/offers": "subscriptions:write",
+    "/subscriptions/offers/customers/{customer_id}": "subscriptions:write",
+    "/subscriptions/reports": "subscriptions:read",
+    "/subscriptions/{key}": "subscriptions:read",
+    "/subscriptions/{key}/pause": "subscriptions:write",
+    "/subscriptions/{key}/resume": "subscriptions:write",
+    "/subscriptions/{key}/skip": "subscriptions:write",
+    "/subscriptions/{key}/cancel": "subscriptions:write",
+    "/privacy": "privacy:manage",
+    "/privacy/requests/{request_id}/approve": "privacy:manage",
+    "/privacy/requests/{request_id}/reject": "privacy:manage",
+    "/privacy/customers/{customer_id}/export": "privacy:manage",
+    "/privacy/customers/{customer_id}/erase": "privacy:manage",
 }
 BOGUS = "pk_00000000_" + "x" * 43
 # What a route may answer a key with its permission when the store does not hold what it reads

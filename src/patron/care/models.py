@@ -80,7 +80,8 @@ class Case(Base):
     )
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(16), default="complaint")
-    subject: Mapped[str] = mapped_column(String(300))
+    # the personal columns (``info``) are emptied when the person is erased (patron.privacy)
+    subject: Mapped[str] = mapped_column(String(300), info={"personal": True})
     category: Mapped[str] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16), default="normal")
     channel: Mapped[str] = mapped_column(String(16))
@@ -103,7 +104,7 @@ class Case(Base):
     resolution_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     csat_score: Mapped[int | None] = mapped_column(Integer)
     csat_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_by: Mapped[str | None] = mapped_column(String(254), info={"personal": True})
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
@@ -116,8 +117,8 @@ class CaseEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    body: Mapped[str] = mapped_column(Text)
-    author: Mapped[str | None] = mapped_column(String(254))
+    body: Mapped[str] = mapped_column(Text, info={"personal": True})
+    author: Mapped[str | None] = mapped_column(String(254), info={"personal": True})
     # The outbox message that carried a reply, or the Message-ID of a customer's e-mail.
     message_id: Mapped[int | None] = mapped_column(Integer)
     source_message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
@@ -166,7 +167,7 @@ class SurveyResponse(Base):
     # Kano: {feature key: [functional answer, dysfunctional answer]} on the 1..5 scale
     # (like, expect, neutral, tolerate, dislike).
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    comment: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text, info={"personal": True})
     language: Mapped[str | None] = mapped_column(String(8))
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -192,7 +193,11 @@ class AccountAssignment(Base):
     assignment is never changed by the rule)."""
 
     __tablename__ = "account_assignments"
-    __table_args__ = (CheckConstraint(_one_of("source", ASSIGNMENT_SOURCES), name="source"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("source", ASSIGNMENT_SOURCES), name="source"),
+        # an erased person is nobody's account any more (patron.privacy deletes the row)
+        {"info": {"erasure": "delete"}},
+    )
 
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
@@ -235,7 +240,7 @@ class Task(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(300))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text, info={"personal": True})
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="open")
     rule: Mapped[str | None] = mapped_column(String(32))

@@ -167,7 +167,9 @@ def demo(
     if ctx.invoked_subcommand is not None:
         return
     from patron.cli import serving
+    from patron.db import session_factory
     from patron.demo import service
+    from patron.demo import subscriptions as demo_subscriptions
 
     rt = runtime()
     engine = _prepared_engine(rt)
@@ -182,13 +184,20 @@ def demo(
     token = service.issue_demo_key(engine)
     email, password = service.issue_demo_admin(engine)
     url = serving.base_url(host, port)
+    guest = demo_subscriptions.portal_guest(session_factory(engine))
     typer.echo(
         f"Sign in at {url}/ as {email} with the password {password} "
         "(a new password at each start).\n"
         "Call the API with the demo key (customers:read, analytics:read; each start replaces "
         "it):\n"
         f'  curl -H "Authorization: Bearer {token}" {url}/api/v1/customers\n'
-        f'  curl -H "Authorization: Bearer {token}" {url}/api/v1/analytics/segments'
+        f'  curl -H "Authorization: Bearer {token}" {url}/api/v1/analytics/segments\n'
+        f"The customers' own portal: {url}/portal"
+        + (
+            f" (sign in as the subscriber {guest}; the demo shows the link instead of mailing it)"
+            if guest
+            else ""
+        )
     )
     # The demo is the one place the web app runs on the default secret key.
     settings = rt.settings

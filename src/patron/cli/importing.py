@@ -85,12 +85,24 @@ def _import(
 
             show_summary(failure.details)
         raise
+    if options.kind is Kind.orders and summary.stored:
+        summary.counts |= _link_subscription_orders(rt)
     if json_output:
         print_json(summary.to_dict())
     else:
         from patron.cli.summary import show_summary
 
         show_summary(summary.to_dict())
+
+
+def _link_subscription_orders(rt: Any) -> dict[str, int]:
+    """Orders that quote a subscription delivery's reference fulfil it at once (the worker
+    would on its next round); the summary says how many, and how many references match none."""
+    from patron.cli.output import in_session
+    from patron.db import utcnow
+    from patron.subscriptions import fulfilment
+
+    return in_session(lambda session: fulfilment.link_after_import(session, now=utcnow()), rt)
 
 
 def _with_progress(run: Any) -> ImportSummary:

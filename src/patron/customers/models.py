@@ -51,15 +51,18 @@ class Customer(Base):
     __table_args__ = (CheckConstraint(_one_of("kind", CUSTOMER_KINDS), name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # ``info={"personal": True}``: names or describes the person; patron.privacy empties it.
+    external_id: Mapped[str | None] = mapped_column(
+        String(64), unique=True, info={"personal": True}
+    )
     kind: Mapped[str] = mapped_column(String(16), default="person")
-    name: Mapped[str | None] = mapped_column(String(200), index=True)
-    email: Mapped[str | None] = mapped_column(String(254), index=True)
-    phone: Mapped[str | None] = mapped_column(String(40))
-    birthday: Mapped[date | None] = mapped_column(Date)
+    name: Mapped[str | None] = mapped_column(String(200), index=True, info={"personal": True})
+    email: Mapped[str | None] = mapped_column(String(254), index=True, info={"personal": True})
+    phone: Mapped[str | None] = mapped_column(String(40), info={"personal": True})
+    birthday: Mapped[date | None] = mapped_column(Date, info={"personal": True})
     language: Mapped[str | None] = mapped_column(String(8))
     country: Mapped[str | None] = mapped_column(String(64))
-    city: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(100), info={"personal": True})
     time_zone: Mapped[str | None] = mapped_column(String(64))
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acquisition_channel: Mapped[str | None] = mapped_column(String(64))
@@ -192,8 +195,8 @@ class Interaction(Base):
     kind: Mapped[str] = mapped_column(String(24))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
-    note: Mapped[str | None] = mapped_column(Text)
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text, info={"personal": True})
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, info={"personal": True})
 
 
 class Consent(Base):

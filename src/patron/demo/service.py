@@ -32,6 +32,7 @@ from patron.demo import bulk, rows
 from patron.demo import care as demo_care
 from patron.demo import engagement as demo_engagement
 from patron.demo import loyalty as demo_loyalty
+from patron.demo import subscriptions as demo_subscriptions
 from patron.demo.bulk import Progress
 from patron.demo.defaults import DEFAULT_CUSTOMERS, DEFAULT_SEED
 from patron.demo.models import DemoCustomerTruth, DemoRun
@@ -109,6 +110,7 @@ def _refuse_non_empty(connection: Connection) -> None:
 
 def reset_store(connection: Connection) -> None:
     """Delete every row of the knowledge store and the demo truth (the loyalty club first)."""
+    demo_subscriptions.reset(connection)
     demo_care.reset(connection)
     demo_engagement.reset(connection)
     demo_loyalty.reset(connection)
@@ -203,8 +205,9 @@ def generate(
     programme and books its members' history (``patron.demo.loyalty``: seconds more). With
     ``engagement`` (the settings to send by), the shipped templates are installed, journeys
     switched on and a past newsletter with a holdout and a known effect is added
-    (``patron.demo.engagement``), and a year of customer service: cases, CSAT, NPS and Kano
-    answers (``patron.demo.care``).
+    (``patron.demo.engagement``), a year of customer service: cases, CSAT, NPS and Kano
+    answers (``patron.demo.care``), and subscribers with their deliveries
+    (``patron.demo.subscriptions``).
     """
     if customers < 1:
         raise PatronError("the demo shop needs at least one customer", code="demo.bad_size")
@@ -227,6 +230,9 @@ def generate(
     if engagement is not None:
         demo_engagement.build(session_factory(engine), seed=seed, settings=engagement, now=utcnow())
         demo_care.build(session_factory(engine), seed=seed, settings=engagement, now=utcnow())
+        demo_subscriptions.build(
+            session_factory(engine), seed=seed, settings=engagement, now=utcnow()
+        )
     with engine.connect() as connection:
         seconds = time.perf_counter() - started
         return _summary(connection, run_id=run_id, seed=seed, seconds=seconds, reused=False)

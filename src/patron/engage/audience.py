@@ -9,6 +9,7 @@ whatever the segment says.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -158,6 +159,14 @@ def _consent(channel: str) -> ColumnElement[Any]:
 
 # Reasons that stop every message on a channel; an unsubscribe stops marketing only.
 BLOCKING = ("hard_bounce", "complaint", "manual")
+# An erased person's suppressed address is kept only as this prefix and its SHA-256.
+ERASED_PREFIX = "sha256:"
+
+
+def erased_address(channel: str, address: str) -> str:
+    """How the suppression list keeps an erased person's ``address`` (as ``address(channel)``
+    writes it): a one-way hash, which still blocks the address if it is ever imported again."""
+    return ERASED_PREFIX + hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()
 
 
 def address(channel: str) -> ColumnElement[Any]:
@@ -196,19 +205,40 @@ def reachable(
         )
         .exists()
     )
-    query = select(Customer.id, to).where(to.is_not(None), to != "", ~suppressed)
+    # an erased person has no address left, but push addresses by number: excluded by name
+    erased = Customer.erased_at.is_not(None)
+    query = select(Customer.id, to).where(to.is_not(None), to != "", ~suppressed, ~erased)
     if purpose == "marketing":
         query = query.where(_consent(channel))
+    found: dict[int, str] = {}
     if isinstance(among, Select):
         query = query.where(Customer.id.in_(among.scalar_subquery()))
     elif among is not None:
         ids = sorted(set(among))
-        found: dict[int, str] = {}
         for start in range(0, len(ids), CHUNK):  # a driver takes at most 65,535 parameters
             part = query.where(ids_among(session, Customer.id, ids[start : start + CHUNK]))
             found |= {int(customer_id): str(to) for customer_id, to in session.execute(part)}
+        return _not_erased(session, channel, reasons, found)
+    found = {int(customer_id): str(to) for customer_id, to in session.execute(query)}
+    return _not_erased(session, channel, reasons, found)
+
+
+def _not_erased(
+    session: Session, channel: str, reasons: Sequence[str], found: dict[int, str]
+) -> dict[int, str]:
+    """``found`` without the addresses suppressed as an erased person's (by their hash)."""
+    hashed = set(
+        session.scalars(
+            select(Suppression.address).where(
+                Suppression.channel == channel,
+                Suppression.address.startswith(ERASED_PREFIX, autoescape=True),
+                Suppression.reason.in_(reasons),
+            )
+        )
+    )
+    if not hashed:
         return found
-    return {int(customer_id): str(found) for customer_id, found in session.execute(query)}
+    return {c: a for c, a in found.items() if erased_address(channel, a) not in hashed}
 
 
 CHUNK = 10_000  # customer ids per query

@@ -4,11 +4,11 @@
 first_name, email, language), ``salutation``, ``shop`` (name, url, currency), and for marketing
 ``unsubscribe_url``; and only when the template uses them, ``tier``, ``points``,
 ``expiring_points`` and ``expiring_on`` (the loyalty programme), ``recommended`` (the
-"recommended for you" block), ``voucher`` (issued on demand) and ``event`` (an invitation's
-details). The cheap ones cost a query per 5,000 customers; the loyalty figures one more
-(``loyalty.reading.summaries``), so a newsletter to 100,000 customers is personalised in a
-few queries. Recommendations and vouchers are per customer (tens of milliseconds each) and
-meant for journeys' small daily audiences.
+"recommended for you" block), ``voucher`` (issued on demand), ``event`` (an invitation's
+details) and ``offer`` (a subscription offer's). The cheap ones cost a query per 5,000
+customers; the loyalty figures one more (``loyalty.reading.summaries``), so a newsletter to
+100,000 customers is personalised in a few queries. Recommendations and vouchers are per
+customer (tens of milliseconds each) and meant for journeys' small daily audiences.
 
 Values are written the customer's way: dates as "15. März 2026" / "15 March 2026" /
 "15. mars 2026", money with its currency; points stay integers so templates can compare them.
@@ -162,6 +162,9 @@ def contexts(
                 values["event"]["rsvp_url"] = links.rsvp_url(
                     settings.public_url, settings.secret_key, str(extra["event_key"]), customer_id
                 )
+    if "offer" in needs:  # a subscription offer (patron.subscriptions.offers)
+        for values in found.values():
+            values["offer"] = offer(extra, _language(values))
     return found
 
 
@@ -333,6 +336,23 @@ def invitation(settings: Mapping[str, Any]) -> dict[str, Any]:
         "date": date.fromisoformat(day) if isinstance(day, str) and day else None,
         "place": settings.get("event_place") or "",
         "capacity": settings.get("capacity"),
+    }
+
+
+def offer(settings: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """A subscription offer's variables from its campaign's settings, which hold them written
+    out per language: ``offer.product``, ``offer.interval`` ("every 4 weeks"),
+    ``offer.discount`` ("10 %", or empty), ``offer.benefit`` and ``offer.url`` (or empty)."""
+
+    def written(name: str) -> str:
+        value = settings.get(name)
+        if isinstance(value, Mapping):
+            value = value.get(language) or value.get("en")
+        return str(value) if value else ""
+
+    return {
+        name: written(f"offer_{name}")
+        for name in ("product", "interval", "discount", "benefit", "url")
     }
 
 

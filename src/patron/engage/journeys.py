@@ -106,6 +106,33 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "survey_url": "https://shop.example/s/sample",
     },
     "survey_invitation": {"survey_url": "https://shop.example/s/sample", "survey_kind": "nps"},
+    # the customer portal's one-time sign-in link (patron.portal.access)
+    "portal_sign_in": {"sign_in_url": "https://shop.example/portal/sign-in/sample", "minutes": 20},
+    # subscriptions' contract messages (patron.subscriptions.notices)
+    "subscription_renewal": {
+        "subscription": {"key": "S-000123"},
+        "term_ends_on": date(2027, 2, 28),
+        "next_term_ends_on": date(2028, 2, 29),
+        "notice_deadline": date(2027, 1, 31),
+        "can_still_cancel": True,
+        "portal_url": "https://shop.example/portal",
+    },
+    "subscription_cancelled": {
+        "subscription": {"key": "S-000123"},
+        "ends_on": date(2027, 2, 28),
+        "last_delivery": date(2027, 2, 15),
+        "portal_url": "https://shop.example/portal",
+    },
+    # subscriptions' offer to a regular buyer (patron.subscriptions.offers), a one-off campaign
+    "subscription_offer": {
+        "offer": {
+            "product": "Espresso beans 1 kg",
+            "interval": "every 4 weeks",
+            "discount": "10 %",
+            "benefit": "free delivery",
+            "url": "https://shop.example/subscribe",
+        }
+    },
 }
 
 
@@ -203,12 +230,24 @@ JOURNEYS: dict[str, Journey] = {
 }
 
 # Every shipped template: one per journey, a generic one for one-off newsletters, and care's
-# service messages: a personal survey invitation, a reply to a case and the CSAT survey after it.
-SERVICE_TEMPLATES: tuple[str, ...] = ("survey_invitation", "case_reply", "case_csat")
+# service messages: a personal survey invitation, a reply to a case and the CSAT survey after it;
+# and a subscription's renewal notice and cancellation confirmation.
+SERVICE_TEMPLATES: tuple[str, ...] = (
+    "survey_invitation",
+    "case_reply",
+    "case_csat",
+    "subscription_renewal",
+    "subscription_cancelled",
+    "portal_sign_in",
+)
+# Marketing that another area sends as one-off campaigns of its own, with the variables in the
+# campaign's settings: subscriptions' offer of a delivery subscription to a regular buyer.
+OFFER_TEMPLATES: tuple[str, ...] = ("subscription_offer",)
 TEMPLATES: tuple[str, ...] = (
     *(j.template for j in JOURNEYS.values()),
     "newsletter",
     *SERVICE_TEMPLATES,
+    *OFFER_TEMPLATES,
 )
 
 

@@ -415,3 +415,23 @@ def _compare(left: Any, op: str, right: Any) -> bool:
     if op == ">":
         return bool(left > right)
     return bool(left >= right)
+
+
+def of_ids(ids: Sequence[int]) -> str:
+    """The segment of exactly these customers: ``id in (1, 2, 3)``."""
+    return f"id in ({', '.join(str(i) for i in ids)})"
+
+
+def id_batches(ids: Sequence[int]) -> list[list[int]]:
+    """The ids in groups whose ``of_ids`` segment fits ``MAX_LENGTH``: one-off campaigns to a
+    list of customers (event invitations, subscription offers) are sent as several segments."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for customer_id in ids:
+        if current and len(of_ids([*current, customer_id])) > MAX_LENGTH:
+            batches.append(current)
+            current = []
+        current.append(customer_id)
+    if current:
+        batches.append(current)
+    return batches

@@ -131,7 +131,7 @@ class Entry(Base):
     amount: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     reference: Mapped[str | None] = mapped_column(String(200))
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text, info={"personal": True})  # erased with them
     lot_number: Mapped[int | None] = mapped_column(Integer)
     share: Mapped[str | None] = mapped_column(String(80))  # a reverse: "1/3" of the purchase
     event_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_events.id"))
@@ -265,5 +265,6 @@ class AuditRecord(Base):
     actor: Mapped[str] = mapped_column(String(254))
     programme_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_programmes.id"))
     action: Mapped[str] = mapped_column(String(40))
-    subject: Mapped[str | None] = mapped_column(String(200))
+    # a customer's shop key for bookings by hand: replaced by their number on erasure
+    subject: Mapped[str | None] = mapped_column(String(200), info={"customer_key": True})
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -84,7 +84,9 @@ class Subscription(Base):
         CheckConstraint("notice_days >= 0", name="notice_days"),
         CheckConstraint("renewal_months >= 0", name="renewal_months"),
         CheckConstraint(
-            "discount_percent IS NULL OR (discount_percent >= 0 AND discount_percent <= 100)",
+            # no upper bound here: SQLite stores it in ten-thousandths (100 % is 1000000); the
+            # schema keeps it to 0 … 100
+            "discount_percent IS NULL OR discount_percent >= 0",
             name="discount_percent",
         ),
         Index("ix_subscriptions_status_next_due", "status", "next_due"),
@@ -119,7 +121,8 @@ class Subscription(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ends_on: Mapped[date | None] = mapped_column(Date)
     cancel_reason: Mapped[str | None] = mapped_column(String(32))
-    cancel_note: Mapped[str | None] = mapped_column(String(500))
+    # the customer's own words: emptied on erasure (``info``, see patron.privacy)
+    cancel_note: Mapped[str | None] = mapped_column(String(500), info={"personal": True})
     # reminders sent once per term: the term end they were sent for
     reminded_for: Mapped[date | None] = mapped_column(Date)
     renewal_noticed_for: Mapped[date | None] = mapped_column(Date)

@@ -53,10 +53,9 @@ from patron.config import Settings
 from patron.customers import service as customers
 from patron.customers.models import Customer
 from patron.db import insert_new
-from patron.engage import audience, campaigns, holdout, library, links
+from patron.engage import audience, campaigns, holdout, library, links, segments
 from patron.engage import messages as outbox
 from patron.engage.schemas import CampaignCreate, CampaignKind
-from patron.engage.segments import MAX_LENGTH
 from patron.errors import Conflict, NotFound, PatronError
 
 CHANNEL = "email"
@@ -318,7 +317,7 @@ def invite(
     sendable = [c for c in waiting if c not in unreachable]
     made: list[str] = []
     invited = 0
-    for batch in _batches(sendable):
+    for batch in segments.id_batches(sendable):
         campaign_key = _campaign_key(session, event)
         campaign = campaigns.create(
             session,
@@ -327,7 +326,7 @@ def invite(
                 key=campaign_key,
                 kind=CampaignKind.one_off,
                 journey="event_invitation",
-                segment=_segment(batch),
+                segment=segments.of_ids(batch),
                 holdout_share=0.0,
                 settings=_campaign_settings(event, settings),
             ),
@@ -380,24 +379,6 @@ def _unreachable_public(session: Session, found: dict[int, str]) -> list[Unreach
     return [
         Unreachable(customer_id=c, name=names.get(c), reason=r) for c, r in sorted(found.items())
     ]
-
-
-def _batches(ids: list[int]) -> list[list[int]]:
-    """The ids in groups whose ``id in (…)`` segment fits the segment language's length."""
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for customer_id in ids:
-        if current and len(_segment([*current, customer_id])) > MAX_LENGTH:
-            batches.append(current)
-            current = []
-        current.append(customer_id)
-    if current:
-        batches.append(current)
-    return batches
-
-
-def _segment(ids: Sequence[int]) -> str:
-    return f"id in ({', '.join(str(i) for i in ids)})"
 
 
 def _event_campaigns(session: Session, event: Event) -> list[tuple[int, datetime]]:

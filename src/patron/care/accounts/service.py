@@ -171,7 +171,11 @@ def run_assignment(session: Session, *, settings: Settings, now: datetime) -> As
     a_rows = session.execute(
         select(CustomerScore.customer_id, CustomerScore.clv, Customer.country)
         .join(Customer, Customer.id == CustomerScore.customer_id)
-        .where(CustomerScore.snapshot_id == snapshot.id, CustomerScore.abc == "A")
+        .where(
+            CustomerScore.snapshot_id == snapshot.id,
+            CustomerScore.abc == "A",
+            Customer.erased_at.is_(None),  # an erased person's orders still count, not them
+        )
     ).all()
     current = {row.customer_id: row for row in session.scalars(select(AccountAssignment))}
     a_ids = {int(row[0]) for row in a_rows}

@@ -99,6 +99,30 @@ def create_task(
     return public(session, [task])[0]
 
 
+def create_once(
+    session: Session,
+    *,
+    key: str,
+    rule: str,
+    kind: str,
+    customer_id: int,
+    title: str,
+    note: str | None,
+    due_on: date,
+    now: datetime,
+) -> int | None:
+    """A task another area's rule calls for (a subscription's notice deadline), for the
+    customer's account manager, unassigned when they have none; made once per ``key``, also
+    when two workers run at once. The new task's id, or None when the key was taken. Does not
+    commit: the task stands or falls with the caller's change."""
+    owner_id = session.scalar(
+        select(AccountAssignment.manager_id).where(AccountAssignment.customer_id == customer_id)
+    )
+    row = _task(key, rule, kind, customer_id, owner_id, title, due_on, now) | {"note": note}
+    added = insert_new(session.connection(), Task, [row], unique=["key"], returning=["id"])
+    return int(added[0].id) if added else None
+
+
 def list_tasks(
     session: Session,
     *,
@@ -217,7 +241,7 @@ def _task(
     rule: str,
     kind: str,
     customer_id: int,
-    owner_id: int,
+    owner_id: int | None,
     title: str,
     due: date,
     now: datetime,

@@ -75,6 +75,8 @@ FIELDS: dict[Kind, tuple[FieldSpec, ...]] = {
         _f("country", T, max_length=64),
         _f("customer_name", T, max_length=200),
         _f("customer_email", T, max_length=254, aliases=("email",)),
+        # the subscription delivery the order fulfils (its reference, ``S-000123/2026-12-01``)
+        _f("subscription_ref", T, max_length=96, aliases=("subscription_reference",)),
     ),
     Kind.customers: (
         _f("customer_id", T, required=True, max_length=64, aliases=("external_id", "id")),

@@ -35,6 +35,7 @@ COLUMNS = (
     StageColumn("country", "text"),
     StageColumn("customer_name", "text"),
     StageColumn("customer_email", "text"),
+    StageColumn("subscription_ref", "text"),
 )
 
 
@@ -174,16 +175,28 @@ def _orders(sql: Sql, counts: OrderCounts) -> None:
     sql.run(
         f"""CREATE TEMPORARY TABLE import_orders AS
             SELECT g.order_key, c.id AS customer_id, g.placed_at, r.currency, r.channel, r.store,
-                   COALESCE(r.status, 'completed') AS status, o.id AS existing_id,
-                   o.id AS order_id
-            FROM (SELECT order_key, MIN(row_no) AS row_no, MIN(placed_at) AS placed_at
+                   COALESCE(r.status, 'completed') AS status,
+                   COALESCE(g.subscription_ref, o.subscription_ref) AS subscription_ref,
+                   o.id AS existing_id, o.id AS order_id
+            FROM (SELECT order_key, MIN(row_no) AS row_no, MIN(placed_at) AS placed_at,
+                         MAX(subscription_ref) AS subscription_ref
                   FROM {STAGE} WHERE line_kind <> 'return' GROUP BY order_key) AS g
             JOIN {STAGE} r ON r.row_no = g.row_no
             LEFT JOIN customers c ON c.external_id = r.customer_key
             LEFT JOIN orders o ON o.external_id = g.order_key"""
     )
     sql.analyze("import_orders")
-    header = ("customer_id", "placed_at", "currency", "channel", "store", "status")
+    # A file without a subscription reference keeps the one an order has (the shop may have
+    # named it over the API afterwards); a reference is replaced, never cleared.
+    header = (
+        "customer_id",
+        "placed_at",
+        "currency",
+        "channel",
+        "store",
+        "status",
+        "subscription_ref",
+    )
     changed = " OR ".join(sql.differs(f"orders.{c}", f"i.{c}") for c in header)
     sql.run("DROP TABLE IF EXISTS import_changed_orders")
     sql.run(
@@ -197,8 +210,10 @@ def _orders(sql: Sql, counts: OrderCounts) -> None:
         "AND orders.id IN (SELECT id FROM import_changed_orders)"
     )
     counts.orders_created = sql.run(
-        """INSERT INTO orders (external_id, customer_id, placed_at, currency, channel, store, status)
-           SELECT order_key, customer_id, placed_at, currency, channel, store, status
+        """INSERT INTO orders (external_id, customer_id, placed_at, currency, channel, store, status,
+                              subscription_ref)
+           SELECT order_key, customer_id, placed_at, currency, channel, store, status,
+                  subscription_ref
            FROM import_orders WHERE existing_id IS NULL"""
     )
     # Look up each new order's id once, so lines join this small table instead of orders.

@@ -144,7 +144,7 @@ def upgrade() -> None:
             name=op.f("ck_subscriptions_anchor_day"),
         ),
         sa.CheckConstraint(
-            "discount_percent IS NULL OR (discount_percent >= 0 AND discount_percent <= 100)",
+            "discount_percent IS NULL OR discount_percent >= 0",
             name=op.f("ck_subscriptions_discount_percent"),
         ),
         sa.CheckConstraint(
