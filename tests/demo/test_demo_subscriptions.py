@@ -4,6 +4,7 @@ finds what the simulation put in (cancellations at the simulated dropouts, with 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,14 +12,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from patron import schema
 from patron.analytics.scoring import ScoringSettings
 from patron.analytics.service import analyze_store
-from patron.config import Settings, load_settings
-from patron.customers.models import Order, OrderLine
+from patron.config import Environment, Settings, load_settings
+from patron.customers.models import Customer, Order, OrderLine
 from patron.db import make_engine, session_factory
 from patron.demo import service
 from patron.demo import subscriptions as demo
@@ -30,6 +32,7 @@ from patron.subscriptions.models import (
     SubscriptionDelivery,
     SubscriptionItem,
 )
+from patron.web.app import create_app
 
 SIZE = 4_000
 SEED = 5
@@ -171,3 +174,36 @@ def test_the_report_finds_the_reasons_put_in_and_subscribers_worth_more(
     assert clv.low is not None
     assert clv.difference > 0
     assert clv.low > 0
+
+
+def test_a_demo_subscriber_signs_in_to_the_portal_with_the_link_the_page_shows(
+    shop: tuple[Engine, Settings],
+) -> None:
+    """What ``make demo`` prints: a subscriber's address; in the demo the portal shows the
+    one-time link instead of mailing it, and the subscriber sees their subscription."""
+    engine, settings = shop
+    guest = demo.portal_guest(session_factory(engine))
+    assert guest is not None
+    with Session(engine) as session:
+        key = session.scalar(
+            select(Subscription.key)
+            .join(Customer, Customer.id == Subscription.customer_id)
+            .where(Customer.email == guest, Subscription.status == "active")
+        )
+    app = create_app(settings.model_copy(update={"environment": Environment.demo}), engine=engine)
+    with TestClient(app) as phone:
+        form = phone.get("/portal/sign-in").text
+        sent = phone.post("/portal/sign-in", data={"csrf_token": _token(form), "email": guest}).text
+        link = re.search(r'href="[^"]*(/portal/sign-in/[A-Za-z0-9_-]+)"', sent)
+        assert link, "the demo page shows the sign-in link"
+        button = phone.get(link[1]).text
+        phone.post(link[1], data={"csrf_token": _token(button)})
+        page = phone.get("/portal/subscriptions", follow_redirects=False)
+    assert page.status_code == 200
+    assert f'data-subscription="{key}"' in page.text
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no form token"
+    return found[1]

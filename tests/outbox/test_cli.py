@@ -128,6 +128,7 @@ def test_jobs_are_a_list_of_named_functions_of_sessions_and_now() -> None:
         "loyalty",
         "recommend",
         "care",
+        "subscriptions",
         "campaigns",
         "cases",
         "messages",
