@@ -15,6 +15,7 @@ from patron.access import service as access
 from patron.analytics.snapshots import CustomerScore, ScoreSnapshot, latest_snapshot
 from patron.cli import app, serving
 from patron.cli import demo as demo_cli
+from patron.config import load_settings
 from patron.db import make_engine, utcnow
 from patron.demo import care
 from patron.demo.models import DemoRun
@@ -59,9 +60,13 @@ def test_generate_refuses_a_store_with_customers_unless_reset(cli_env: str) -> N
 def test_demo_generates_once_then_reuses_and_serves(
     cli_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    served: list[tuple[str, int]] = []
+    served: list[tuple[str, int, str, str]] = []
     monkeypatch.setattr(
-        serving, "run_server", lambda settings, *, host, port: served.append((host, port))
+        serving,
+        "run_server",
+        lambda settings, *, host, port: served.append(
+            (host, port, settings.public_url, settings.environment.value)
+        ),
     )
     arguments = ["demo", "--customers", "300", "--seed", "4", "--port", "8123"]
     first = runner.invoke(app, arguments)
@@ -69,7 +74,9 @@ def test_demo_generates_once_then_reuses_and_serves(
     second = runner.invoke(app, arguments)
     assert second.exit_code == 0, second.output
     assert "reused" in second.stdout
-    assert served == [("127.0.0.1", 8123), ("127.0.0.1", 8123)]
+    # customers' links (the portal's sign-in link) lead to the server the demo runs
+    assert served == [("127.0.0.1", 8123, "http://localhost:8123", "demo")] * 2
+    assert "The customers' own portal: http://localhost:8123/portal" in first.stdout
     assert "Scored 300 customers" in first.stderr
     assert "Fitted the recommender" in first.stderr
     assert "Fitted the recommender" not in second.stderr  # the fit is kept
@@ -188,3 +195,10 @@ def test_generate_creates_no_user_but_the_shops_simulated_staff(cli_env: str) ->
         email: "account_manager" for email, _name, _regions in care.MANAGERS
     }
     assert {user.email: user.role for user in users} == staff
+
+
+def test_the_demo_keeps_a_public_address_the_shop_has_set(cli_env: str) -> None:
+    chosen = load_settings(database_url=cli_env, public_url="https://shop.example")
+    served = demo_cli.served_settings(chosen, "http://localhost:8123")
+    assert served.public_url == "https://shop.example"
+    assert served.environment.value == "demo"

@@ -199,11 +199,19 @@ def demo(
             else ""
         )
     )
-    # The demo is the one place the web app runs on the default secret key.
-    settings = rt.settings
+    serving.run_server(served_settings(rt.settings, url), host=host, port=port)
+
+
+def served_settings(settings: Settings, url: str) -> Settings:
+    """The settings the demo serves with: the ``demo`` environment (the one place the web app
+    runs on the default secret key), and, unless ``PATRON_PUBLIC_URL`` says otherwise, links
+    for customers (the portal's sign-in link, unsubscribe) that lead to this server."""
+    changes: dict[str, object] = {}
     if settings.environment is Environment.development:
-        settings = settings.model_copy(update={"environment": Environment.demo})
-    serving.run_server(settings, host=host, port=port)
+        changes["environment"] = Environment.demo
+    if "public_url" not in settings.model_fields_set:
+        changes["public_url"] = url
+    return settings.model_copy(update=changes)
 
 
 @app.command("generate")

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from patron.config import Settings
 from patron.customers.models import Customer, Order, OrderLine, Product
 from patron.demo.models import DemoCustomerTruth
+from patron.loyalty.models import Account
 from patron.subscriptions import schedule, terms
 from patron.subscriptions.models import (
     Subscription,
@@ -371,14 +372,16 @@ def reset(connection: Connection) -> None:
 
 
 def portal_guest(sessions: sessionmaker[Session]) -> str | None:
-    """The e-mail address of a demo subscriber to try the customer portal as: the first active
-    subscriber with an address (the demo shows the sign-in link instead of mailing it)."""
+    """The e-mail address of a demo subscriber to try the customer portal as: an active
+    subscriber with an address, a member of the loyalty club if one is (so the portal shows
+    points and a tier too); the demo shows the sign-in link instead of mailing it."""
+    member = select(Account.id).where(Account.customer_id == Customer.id).exists()
     with sessions() as session:
         found = session.execute(
             select(Customer.email)
             .join(Subscription, Subscription.customer_id == Customer.id)
             .where(Subscription.status == "active", Customer.email.is_not(None))
-            .order_by(Subscription.id)
+            .order_by(member.desc(), Subscription.id)
             .limit(1)
         ).scalar_one_or_none()
     return found
