@@ -17,7 +17,7 @@ import factories as make
 from patron.config import Settings, load_settings
 from patron.errors import Conflict, NotFound, PatronError
 from patron.outbox.models import OutboxEvent
-from patron.subscriptions import service
+from patron.subscriptions import deliveries, service
 from patron.subscriptions.models import Subscription, SubscriptionChange, SubscriptionDelivery
 from patron.subscriptions.schemas import SubscriptionCreate, SubscriptionUpdate
 
@@ -482,3 +482,27 @@ def test_every_change_is_in_the_history_with_its_actor(
             ("skipped", "portal"),
             ("paused", "user:7"),
         ]
+
+
+def test_an_erasure_ends_even_a_cancelled_subscription_still_delivering(
+    sessions: sessionmaker[Session], shop: dict[str, str]
+) -> None:
+    with sessions() as session:
+        running = create(session, notice_days=30, first_due="2026-03-12")
+        ending = create(session, notice_days=30, first_due="2026-03-20")
+        service.cancel(
+            session, ending, reason="moving", note=None, actor=API, settings=SETTINGS, now=NOW
+        )
+        deliveries.open_due(session, settings=SETTINGS, now=NOW)  # 12 March: announced
+        customer_id = service.find(session, running).customer_id
+        assert service.end_for_erasure(session, customer_id, now=NOW) == 2
+        session.commit()
+        for key in (running, ending):
+            row = service.find(session, key)
+            assert (row.status, row.next_due, row.ends_on) == ("cancelled", None, date(2026, 3, 10))
+            line = service.history(session, key).data[-1]
+            assert (line.kind, line.actor) == ("ended", "privacy")
+        statuses = set(session.scalars(select(SubscriptionDelivery.status)))
+        assert statuses == {"cancelled"}
+        # ended, nothing is left for the worker or a second erasure to do
+        assert service.end_for_erasure(session, customer_id, now=NOW) == 0

@@ -102,6 +102,13 @@ def install(session: Session, *, now: datetime) -> int:
     return len(session.scalars(statement).all())
 
 
+def ensure(session: Session, key: str, *, now: datetime) -> None:
+    """Install the shipped templates if the store lacks template ``key`` (a store made before
+    it shipped, whose ``patron db upgrade`` has not run since); nothing is committed."""
+    if session.scalar(select(MessageTemplate.id).where(MessageTemplate.key == key)) is None:
+        install(session, now=now)
+
+
 def template(session: Session, key: str) -> Template:
     """The template ``key`` as the store holds it (with the shop's edits)."""
     row = session.execute(

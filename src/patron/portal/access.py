@@ -22,7 +22,6 @@ from patron.config import Settings
 from patron.customers import service as customers
 from patron.customers.models import Customer
 from patron.engage import library, transactional
-from patron.engage.models import MessageTemplate
 from patron.portal.models import PortalLink, PortalSession
 
 TEMPLATE = "portal_sign_in"
@@ -79,7 +78,7 @@ def ask_for_link(session: Session, *, email: str, settings: Settings, now: datet
     session.add(link)
     session.flush()
     url = f"{settings.portal_base}/sign-in/{token}"
-    _ensure_template(session, now)
+    library.ensure(session, TEMPLATE, now=now)
     key = _customer_key(session, customer)
     try:
         if key is None:
@@ -194,10 +193,3 @@ def _customer_key(session: Session, customer: Customer) -> str | None:
     when that number is another customer's external id (the link would reach the wrong one)."""
     key = customer.external_id or str(customer.id)
     return key if customers.customer_ref(session, key=key).id == customer.id else None
-
-
-def _ensure_template(session: Session, now: datetime) -> None:
-    """Install the shipped templates when the store lacks this one (a store made before it
-    shipped, whose ``patron db upgrade`` has not run since)."""
-    if session.scalar(select(MessageTemplate.id).where(MessageTemplate.key == TEMPLATE)) is None:
-        library.install(session, now=now)

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Column,
@@ -54,7 +53,7 @@ from patron.privacy.tables import (
     schema_of,
     secret_columns,
 )
-from patron.subscriptions.models import Subscription, SubscriptionChange, SubscriptionDelivery
+from patron.subscriptions import service as subscriptions
 
 # Staff accounts are not a customer's data, even when a member of staff shops under the same
 # address: the net never scrubs them.
@@ -75,7 +74,7 @@ def erase(session: Session, customer_id: int, *, now: datetime) -> dict[str, Any
         "deleted": _delete_rows(session, schema, found),
         "anonymised": _clear_personal(session, schema, found),
         "suppressions": _hash_suppressions(session, person),
-        "subscriptions": _end_subscriptions(session, customer_id, now),
+        "subscriptions": subscriptions.end_for_erasure(session, customer_id, now=now),
     }
     session.execute(
         update(Customer)
@@ -174,38 +173,6 @@ def _hash_suppressions(session: Session, person: Person) -> int:
             changed += 1
     session.flush()
     return changed
-
-
-def _end_subscriptions(session: Session, customer_id: int, now: datetime) -> int:
-    """End the person's running subscriptions today: there is nobody left to deliver to."""
-    rows = session.scalars(
-        select(Subscription).where(
-            Subscription.customer_id == customer_id, Subscription.status != "cancelled"
-        )
-    ).all()
-    for row in rows:
-        today = now.astimezone(ZoneInfo(row.time_zone)).date()
-        row.status, row.next_due, row.paused_until = "cancelled", None, None
-        row.ends_on, row.cancel_requested_at, row.updated_at = today, now, now
-        session.add(
-            SubscriptionChange(
-                subscription_id=row.id,
-                kind="cancelled",
-                at=now,
-                actor="privacy",
-                details={"erased": True},
-            )
-        )
-    if rows:
-        session.execute(
-            update(SubscriptionDelivery)
-            .where(
-                SubscriptionDelivery.subscription_id.in_([r.id for r in rows]),
-                SubscriptionDelivery.status.in_(("due", "announced")),
-            )
-            .values(status="cancelled")
-        )
-    return len(rows)
 
 
 def _safety_net(

@@ -24,7 +24,6 @@ from patron.care.accounts import tasks
 from patron.config import Settings
 from patron.customers.models import Customer
 from patron.engage import context, library, rendering, transactional
-from patron.errors import NotFound
 from patron.subscriptions import schedule, terms
 from patron.subscriptions.deliveries import (
     ZONE_SLACK,
@@ -260,7 +259,7 @@ def _send(
 ) -> bool:
     """Queue the e-mail, committing the caller's changes with it; False (the changes
     committed all the same) when the customer has no usable address."""
-    _ensure_template(session, template, now)
+    library.ensure(session, template, now=now)
     try:
         transactional.send(
             session,
@@ -288,11 +287,3 @@ def _localised(
         variables, language=language, currency=row.currency
     )
     return localised
-
-
-def _ensure_template(session: Session, key: str, now: datetime) -> None:
-    """A store made before the template shipped gets it now."""
-    try:
-        library.template(session, key)
-    except NotFound:
-        library.install(session, now=now)

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -771,3 +771,43 @@ def cancel(
     session.commit()
     notices.confirm_cancellation(session, row, settings=settings, now=now)
     return get(session, row.key, now=now)
+
+
+def end_for_erasure(session: Session, customer_id: int, *, now: datetime) -> int:
+    """End every subscription of a person being erased today, those cancelled but still
+    delivering included: nobody is left to deliver to. Their due and announced deliveries are
+    cancelled; the history says why. No webhook: the shop hears of the erasure itself
+    (``customer.erased``). Flushes, never commits (the erasure's one transaction); how many
+    ended."""
+    rows = session.scalars(
+        select(Subscription).where(
+            Subscription.customer_id == customer_id,
+            (Subscription.status != "cancelled") | Subscription.next_due.is_not(None),
+        )
+    ).all()
+    for row in rows:
+        today = _today(row, now)
+        row.status, row.next_due, row.paused_until = "cancelled", None, None
+        row.ends_on = today if row.ends_on is None else min(row.ends_on, today)
+        row.cancel_requested_at = row.cancel_requested_at or now
+        row.updated_at = now
+        session.add(
+            SubscriptionChange(
+                subscription_id=row.id,
+                kind="ended",
+                at=now,
+                actor="privacy",
+                details={"erased": True},
+            )
+        )
+    if rows:
+        session.execute(
+            update(SubscriptionDelivery)
+            .where(
+                SubscriptionDelivery.subscription_id.in_([r.id for r in rows]),
+                SubscriptionDelivery.status.in_(("due", "announced")),
+            )
+            .values(status="cancelled")
+        )
+    session.flush()
+    return len(rows)
