@@ -21,7 +21,7 @@ from engage.smtp_sink import Sink, running_sink
 from patron.cli import app
 from patron.config import Settings, load_settings
 from patron.customers.models import Customer
-from patron.engage import messages, sending
+from patron.engage import audience, messages, sending
 from patron.engage.channels import Queued, Result, SmtpChannel, message_id
 from patron.engage.models import Message, Suppression
 from patron.outbox import retries
@@ -212,6 +212,22 @@ def test_a_suppressed_address_gets_nothing_and_an_unsubscribed_one_only_transact
     assert message(sessions, news_to_left).last_error == "the customer unsubscribed from email"
     assert message(sessions, receipt_to_left).status == "sent"
     assert [r.rcpt_tos for r in sink.all()] == [("left@example.org",)]
+
+
+def test_an_address_suppressed_as_an_erased_persons_hash_gets_nothing(
+    sessions: sessionmaker[Session], sink: Sink, clock: Clock
+) -> None:
+    """An erased person's suppressed address is kept only as its hash: the check at send time
+    finds it so, also for a message to the address queued before the erasure."""
+    with sessions.begin() as session:
+        newcomer = person(session, email="Gone@Example.org")
+        made = queue(session, newcomer, purpose="transactional", key="order:7")
+        hashed = audience.erased_address("email", "gone@example.org")
+        session.add(Suppression(channel="email", address=hashed, reason="hard_bounce"))
+    run = send(sessions, sink, clock)
+    assert (run.sent, run.cancelled) == (0, 1)
+    assert message(sessions, made).last_error == "the address is suppressed (hard_bounce)"
+    assert sink.all() == []
 
 
 def test_an_address_changed_since_queueing_is_not_written_to(

@@ -389,15 +389,23 @@ def _unreachable(message: Queued, suppression: str | None) -> str:
 
 
 def _suppressions(session: Session, messages: Sequence[Queued]) -> dict[tuple[str, str], str]:
+    """The suppressed ones among the messages' addresses, by (channel, address); an erased
+    person's address is listed only as its hash (``audience.erased_address``) and found so."""
     if not messages:
         return {}
-    addresses = {_address(m.channel, m.recipient) for m in messages}
+    wanted = {_address_of(m) for m in messages}
+    hashed = {(c, audience.erased_address(c, a)): (c, a) for c, a in wanted}
+    addresses = {a for _, a in wanted} | {h for _, h in hashed}
     rows = session.execute(
         select(Suppression.channel, Suppression.address, Suppression.reason).where(
             Suppression.address.in_(addresses)
         )
     )
-    return {(channel, address): reason for channel, address, reason in rows}
+    found: dict[tuple[str, str], str] = {}
+    for channel, address, reason in rows:
+        clear = hashed.get((channel, address), (channel, address))
+        found[clear] = reason
+    return found
 
 
 def _address_of(message: Queued) -> tuple[str, str]:
