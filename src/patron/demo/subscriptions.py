@@ -4,9 +4,9 @@ What the simulation assumes, so the reports have something true to find:
 
 - A customer who ordered the same replenishable product on at least ``MIN_ORDERS`` orders is a
   regular buyer; ``SUBSCRIBE_SHARE`` of them (``SUBSCRIBE_SHARE_GONE`` of those who dropped
-  out later) took a subscription for it, starting with one of
-  their earlier orders, at the rhythm of their own gaps (rounded to weeks or months). Their
-  later orders with that product are the subscription's fulfilled deliveries (the order carries
+  out later) took a subscription for it, starting with one of their earlier orders, at the
+  rhythm of their own gaps (rounded as the offer of a subscription rounds it). Their later
+  orders with that product are the subscription's fulfilled deliveries (the order carries
   the delivery's reference, as a shop's would).
 - Subscribers who dropped out in the simulation (their true dropout moment) cancelled then,
   for a reason drawn from ``REASONS``; a few active ones are paused over the turn of the year.
@@ -36,7 +36,7 @@ from patron.config import Settings
 from patron.customers.models import Customer, Order, OrderLine, Product
 from patron.demo.models import DemoCustomerTruth
 from patron.loyalty.models import Account
-from patron.subscriptions import schedule, terms
+from patron.subscriptions import offers, schedule, terms
 from patron.subscriptions.models import (
     Subscription,
     SubscriptionChange,
@@ -167,15 +167,13 @@ def _regular_buyers(session: Session) -> dict[int, tuple[int, list[_Purchase]]]:
 
 
 def _rhythm(purchases: list[_Purchase]) -> schedule.Rhythm:
-    """The buyer's own rhythm, rounded as a shop would offer it: weeks up to eight, else months."""
+    """The buyer's own rhythm (the median gap of their orders), rounded as Patron's offer of a
+    subscription rounds a candidate's interval."""
     gaps = [
         (later.placed_at - earlier.placed_at).days
         for earlier, later in itertools.pairwise(purchases)
     ]
-    days = max(7, round(median(gaps))) if gaps else 30
-    if days < 56:
-        return schedule.Rhythm("week", max(1, round(days / 7)), None)
-    return schedule.Rhythm("month", max(1, min(12, round(days / 30.44))), None)
+    return offers.suggest_rhythm(max(7, median(gaps)) if gaps else 30)
 
 
 def _subscribe(

@@ -61,10 +61,6 @@ def local_today(row: Subscription, settings: Settings, now: datetime) -> date:
     return schedule.local_today(now, zone(row.time_zone, settings))
 
 
-def rhythm_of(row: Subscription) -> schedule.Rhythm:
-    return schedule.Rhythm(row.interval_unit, row.interval_count, row.anchor_day)  # type: ignore[arg-type]
-
-
 def customer_keys(session: Session, customer_ids: Sequence[int]) -> dict[int, str]:
     """How the shop knows each customer: their external id, else their number."""
     if not customer_ids:
@@ -135,7 +131,7 @@ def resume_paused(session: Session, *, settings: Settings, now: datetime) -> int
         until = cast(date, row.paused_until)
         if not schedule.is_due(until, local_today(row, settings, now), days):
             continue
-        next_due = schedule.resume_on(rhythm_of(row), row.next_due or until, until)
+        next_due = schedule.resume_on(schedule.rhythm_of(row), row.next_due or until, until)
         row.status, row.paused_until, row.next_due = "active", None, next_due
         change(session, row, "resumed", now=now, details={"next_due": next_due.isoformat()})
         event(
@@ -176,7 +172,7 @@ def open_due(session: Session, *, settings: Settings, now: datetime) -> dict[str
     counts = {"announced": 0}
     for row in rows:
         today = local_today(row, settings, now)
-        rhythm = rhythm_of(row)
+        rhythm = schedule.rhythm_of(row)
         for _ in range(CATCH_UP):
             due = row.next_due
             if due is None or not schedule.is_due(due, today, days):

@@ -128,7 +128,7 @@ def _row(
     name: str | None,
     lines: list[tuple[str, Decimal | None]],
 ) -> ListRow:
-    rhythm = schedule.Rhythm(row.interval_unit, row.interval_count, row.anchor_day)  # type: ignore[arg-type]
+    rhythm = schedule.rhythm_of(row)
     per_delivery = pricing.delivery_value(total for _, total in lines) if lines else None
     return ListRow(
         key=row.key,

@@ -30,7 +30,6 @@ from patron.subscriptions.deliveries import (
     change,
     customer_keys,
     local_today,
-    rhythm_of,
 )
 from patron.subscriptions.models import Subscription, SubscriptionDelivery
 
@@ -227,7 +226,7 @@ def last_delivery(session: Session, row: Subscription) -> date | None:
     delivery already announced by then; None when nothing is left."""
     if row.ends_on is None:
         return None
-    rhythm = rhythm_of(row)
+    rhythm = schedule.rhythm_of(row)
     step = row.next_due
     if step is not None and row.status == "paused" and row.paused_until is not None:
         step = schedule.resume_on(rhythm, step, row.paused_until)

@@ -12,7 +12,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 from zoneinfo import ZoneInfo
 
 from patron.errors import PatronError
@@ -67,6 +67,22 @@ class Rhythm:
         """``every 2 weeks`` – for logs and the CLI; pages translate their own."""
         unit = self.unit if self.count == 1 else f"{self.unit}s"
         return f"every {unit}" if self.count == 1 else f"every {self.count} {unit}"
+
+
+class Stored(Protocol):
+    """What a stored subscription says of its rhythm (the ``subscriptions`` row)."""
+
+    @property
+    def interval_unit(self) -> str: ...
+    @property
+    def interval_count(self) -> int: ...
+    @property
+    def anchor_day(self) -> int | None: ...
+
+
+def rhythm_of(row: Stored) -> Rhythm:
+    """The rhythm a stored subscription keeps: its unit, count and anchor day."""
+    return Rhythm(row.interval_unit, row.interval_count, row.anchor_day)  # type: ignore[arg-type]
 
 
 def month_anchor(rhythm: Rhythm, start: date) -> Rhythm:

@@ -407,7 +407,7 @@ def _public(
             )
         )
     per_delivery = pricing.delivery_value(line.line_total for line in lines)
-    rhythm = _rhythm(row)
+    rhythm = schedule.rhythm_of(row)
     cancel = None if row.status == "cancelled" else _terms_on(row, _today(row, now))
     return SubscriptionPublic(
         key=row.key,
@@ -509,10 +509,6 @@ def _today(row: Subscription, now: datetime) -> date:
     return schedule.local_today(now, _zone(row.time_zone) or ZoneInfo("UTC"))
 
 
-def _rhythm(row: Subscription) -> schedule.Rhythm:
-    return schedule.Rhythm(row.interval_unit, row.interval_count, row.anchor_day)  # type: ignore[arg-type]
-
-
 def _running(row: Subscription, doing: str) -> None:
     """Refuse to change what has ended (a cancelled subscription past its end)."""
     if row.status == "cancelled" and row.next_due is None:
@@ -540,7 +536,7 @@ def change(
         changed["items"] = [i.model_dump(mode="json") for i in request.items]
     if "interval" in given and request.interval is not None:
         rhythm = _new_rhythm(row, request.interval.unit.value, request.interval.count)
-        if rhythm != _rhythm(row):
+        if rhythm != schedule.rhythm_of(row):
             _set_rhythm(row, rhythm)
             changed["interval"] = {"unit": rhythm.unit, "count": rhythm.count}
     next_due = request.next_due
@@ -600,7 +596,7 @@ def change_interval(
     row = _locked(session, key)
     _running(row, "changed")
     rhythm = _new_rhythm(row, unit, count)
-    before = _rhythm(row)
+    before = schedule.rhythm_of(row)
     if rhythm != before:
         _set_rhythm(row, rhythm)
         details = {
@@ -650,7 +646,7 @@ def resume(session: Session, key: str, *, actor: str, now: datetime) -> Subscrip
             details={"key": row.key, "status": row.status},
         )
     today = _today(row, now)
-    row.next_due = schedule.resume_on(_rhythm(row), row.next_due or today, today)
+    row.next_due = schedule.resume_on(schedule.rhythm_of(row), row.next_due or today, today)
     row.status, row.paused_until = "active", None
     details = {"next_due": _iso(row.next_due)}
     _record(session, row, "resumed", actor=actor, now=now, details=details, event=details)
@@ -688,7 +684,7 @@ def skip(session: Session, key: str, *, actor: str, now: datetime) -> Subscripti
             code="subscriptions.already_announced",
             details={"key": row.key, "due_on": skipped.isoformat()},
         )
-    row.next_due = schedule.next_after(_rhythm(row), skipped)
+    row.next_due = schedule.next_after(schedule.rhythm_of(row), skipped)
     details = {"skipped": skipped.isoformat(), "next_due": row.next_due.isoformat()}
     _record(session, row, "skipped", actor=actor, now=now, details=details, event=details)
     session.commit()
@@ -757,7 +753,9 @@ def cancel(
     ends_on = _terms_on(row, today).earliest_end
     if row.status == "paused":
         row.next_due = (
-            schedule.resume_on(_rhythm(row), row.next_due or row.paused_until, row.paused_until)
+            schedule.resume_on(
+                schedule.rhythm_of(row), row.next_due or row.paused_until, row.paused_until
+            )
             if row.paused_until is not None
             else None
         )
